@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# tls_allow.t: a client with a good certificate gets the identity JSON from the built-in
+# responder, with curl, openssl s_client and gnutls-cli, over TLS 1.3 and TLS 1.2, with an
+# ECDSA and an RSA client key; the event says allowed/ok with the TLS version the client
+# forced and an ordered handshake transcript.
+. "$(dirname "$0")/lib.sh"
+
+pki=$CG_TMP/pki
+cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
+cg_pki issue "$pki" alice --uid alice >/dev/null || bail_out "pki issue alice failed"
+cg_pki issue "$pki" rsa-alice --uid alice --key rsa >/dev/null || bail_out "pki issue rsa-alice failed"
+
+port=$(cg_free_port)
+cat >"$CG_TMP/certgate.conf" <<EOF
+[server]
+listen = 127.0.0.1:$port
+cert = $pki/server.pem
+key = $pki/server.key
+workers = 2
+handshake_timeout = 10s
+
+[pki]
+ca = $pki/ca.pem
+crl = $pki/crl.pem
+EOF
+
+cg_start gate "$CG_TMP/certgate.conf" || bail_out "certgate serve did not start"
+
+# The event's cert.sha256 is the SHA-256 of the presented leaf (DER).
+leaf_sha256() { openssl x509 -in "$1" -outform DER | sha256sum | cut -d' ' -f1; }
+
+# check_allowed CLIENT VERSION NAME STATUS OUTPUT
+check_allowed() {
+	local client=$1 ver=$2 name=$3 status=$4 out=$5 body ev what
+	what="$client TLS$ver $name"
+	is "$status" 0 "$what: client exits 0"
+	body=$(cg_body "$out")
+	if cg_is_identity "$body" "$name"; then
+		pass "$what: client shows the identity JSON"
+	else
+		fail "$what: client shows the identity JSON"
+		diag "client output:" "$(printf '%s' "$out" | tail -n 15)"
+	fi
+	if ! ev=$(cg_next_event gate); then
+		fail "$what: an event is logged"
+		return
+	fi
+	pass "$what: an event is logged"
+	is "$(jqr "$ev" '.outcome + "/" + .reason')" "allowed/ok" "$what: event says allowed/ok"
+	is "$(jqr "$ev" '.tls.version')" "TLS$ver" "$what: event tls.version is TLS$ver"
+	like "$(jqr "$ev" '.cert.subject')" "CN=$name(,|\$)" "$what: event cert.subject names CN=$name"
+	if cg_steps_ordered "$ev"; then
+		pass "$what: event steps are in handshake order"
+	else
+		fail "$what: event steps are in handshake order"
+		diag "steps: $(jqr "$ev" '.steps' | tr -d ' \n')"
+	fi
+	is "$(jqr "$body" '.event')" "$(jqr "$ev" '.id')" "$what: the response names its event id"
+}
+
+for name in alice rsa-alice; do
+	for ver in 1.3 1.2; do
+		cg_mark gate
+		if [ "$ver" = 1.3 ]; then vc=(--tlsv1.3); else vc=(--tlsv1.2 --tls-max 1.2); fi
+		out=$(cg_curl "$port" "$pki" "$name" "${vc[@]}" 2>&1); st=$?
+		check_allowed curl "$ver" "$name" "$st" "$out"
+
+		cg_mark gate
+		out=$(cg_s_client "$port" "$pki" "$name" "-tls${ver/./_}"); st=$?
+		check_allowed s_client "$ver" "$name" "$st" "$out"
+
+		cg_mark gate
+		out=$(cg_gnutls_cli "$port" "$pki" "$name" --priority "NORMAL:-VERS-ALL:+VERS-TLS$ver"); st=$?
+		check_allowed gnutls-cli "$ver" "$name" "$st" "$out"
+	done
+done
+
+# The certificate facts are those of the presented certificate.
+cg_mark gate
+out=$(cg_curl "$port" "$pki" alice 2>&1)
+if ev=$(cg_next_event gate); then
+	is "$(jqr "$ev" '.cert.sha256 | ascii_downcase')" "$(leaf_sha256 "$pki/alice.pem")" \
+		"event cert.sha256 is the SHA-256 of alice's certificate"
+	like "$(jqr "$ev" '.cert.issuer')" "CN=" "event cert.issuer is a DN"
+	like "$(jqr "$ev" '.duration_us')" '^[0-9]+$' "event duration_us is a number"
+else
+	fail "an event for the facts check"
+fi
+
+cg_finish
