@@ -24,7 +24,8 @@ struct dir_rule {
 	enum dir_scope scope;
 	char *filter;              /* template, or NULL when dn is set */
 	char *dn;                  /* template, or NULL when filter is set */
-	unsigned line;             /* line of the section header */
+	unsigned line;             /* line of the section header (or of its first key) */
+	unsigned keys_seen;        /* internal: one bit per key given, to refuse duplicates */
 };
 
 struct dir_config {
@@ -54,7 +55,9 @@ struct dir_config {
 CG_MUST_CHECK enum cg_err dir_config_init(struct dir_config *c, const char *basedir);
 
 /* One key of [directory] or [map:NAME] (section is "directory" or
- * "map:NAME"). CG_OK; CG_ERR_NOTFOUND for an unknown key (the caller
+ * "map:NAME"). key == NULL (value ignored) declares the section at line
+ * (inih INI_CALL_HANDLER_ON_NEW_SECTION); a section is also declared by its
+ * first key. CG_OK; CG_ERR_NOTFOUND for an unknown key (the caller
  * reports it); CG_ERR_ARG for a bad value, err saying why (without the
  * FILE:LINE prefix, which the caller adds). */
 CG_MUST_CHECK enum cg_err dir_config_set(struct dir_config *c, const char *section,
