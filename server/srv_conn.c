@@ -1,0 +1,479 @@
+/* The connection state machine: handshake, chain verdict, directory check,
+ * built-in identity responder, lingering close. */
+#include "server/srv_conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/cg_log.h"
+#include "common/cg_time.h"
+#include "server/srv_event.h"
+#include "server/srv_worker.h"
+
+#define SRV_LINGER_MS      2000   /* how long a closing connection may drain the client's bytes */
+#define SRV_LINGER_BYTES   65536
+
+
+static void conn_free(struct srv_conn *c);
+static void conn_decide(struct srv_conn *c, enum cg_reason reason, const char *detail);
+static void conn_step_read(struct srv_conn *c);
+static void conn_step_write(struct srv_conn *c);
+
+void srv_conn_step(struct srv_conn *c, const char *name)
+{
+	if (c->n_steps >= SRV_MAX_STEPS)
+		return;
+	uint64_t dt = cg_mono_us() - c->t0_us;
+	c->steps[c->n_steps].name = name;
+	c->steps[c->n_steps].t_us = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
+	c->n_steps++;
+}
+
+/* The handshake transcript: one step per handshake message (DESIGN.md §7). */
+static int handshake_hook(gnutls_session_t s, unsigned htype, unsigned when, unsigned incoming,
+			  const gnutls_datum_t *msg)
+{
+	struct srv_conn *c = gnutls_session_get_ptr(s);
+	const char *name = NULL;
+	(void)when;
+	(void)msg;
+	switch (htype) {
+	case GNUTLS_HANDSHAKE_CLIENT_HELLO: name = incoming ? "client_hello" : NULL; break;
+	case GNUTLS_HANDSHAKE_SERVER_HELLO: name = incoming ? NULL : "server_hello"; break;
+	case GNUTLS_HANDSHAKE_ENCRYPTED_EXTENSIONS: name = "encrypted_extensions"; break;
+	case GNUTLS_HANDSHAKE_CERTIFICATE_PKT: name = incoming ? "client_certificate" : "server_certificate"; break;
+	case GNUTLS_HANDSHAKE_SERVER_KEY_EXCHANGE: name = "server_key_exchange"; break;
+	case GNUTLS_HANDSHAKE_CERTIFICATE_REQUEST: name = "certificate_request"; break;
+	case GNUTLS_HANDSHAKE_SERVER_HELLO_DONE: name = "server_hello_done"; break;
+	case GNUTLS_HANDSHAKE_CLIENT_KEY_EXCHANGE: name = "client_key_exchange"; break;
+	case GNUTLS_HANDSHAKE_CERTIFICATE_VERIFY:
+		name = incoming ? "client_certificate_verify" : "server_certificate_verify";
+		break;
+	case GNUTLS_HANDSHAKE_FINISHED: name = incoming ? "client_finished" : "server_finished"; break;
+	case GNUTLS_HANDSHAKE_NEW_SESSION_TICKET: name = "session_ticket"; break;
+	default: break;
+	}
+	if (c != NULL && name != NULL)
+		srv_conn_step(c, name);
+	return 0;
+}
+
+struct srv_conn *srv_conn_new(struct srv_worker *w, int fd, const char *peer, const char *listener,
+			      struct srv_runtime *rt)
+{
+	struct srv_conn *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (c == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->kind = SRV_FD_CONN;
+	c->state = SRV_CONN_HANDSHAKE;
+	c->fd = fd;
+	c->w = w;
+	c->rt = srv_runtime_ref(rt);
+	c->t0_us = cg_mono_us();
+	c->wall0_us = cg_wall_us();
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->listener = listener;
+	c->reason = CG_REASON_HANDSHAKE_FAILED;
+
+	rc = gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
+	if (rc < 0)
+		goto fail;
+	gnutls_session_set_ptr(c->tls, c);
+	if ((rc = gnutls_priority_set(c->tls, rt->priority)) < 0 ||
+	    (rc = gnutls_credentials_set(c->tls, GNUTLS_CRD_CERTIFICATE, rt->creds)) < 0)
+		goto fail;
+	gnutls_certificate_server_set_request(c->tls, GNUTLS_CERT_REQUIRE);
+	/* no CA names in the CertificateRequest: clients send what they have, and we judge it */
+	gnutls_certificate_send_x509_rdn_sequence(c->tls, 1);
+	if (rt->cfg->tickets && gnutls_session_ticket_enable_server(c->tls, srv_runtime_ticket_key()) < 0)
+		cg_warn("%s: session tickets could not be enabled", peer);
+	gnutls_handshake_set_hook_function(c->tls, GNUTLS_HANDSHAKE_ANY, GNUTLS_HOOK_POST, handshake_hook);
+	gnutls_transport_set_int(c->tls, fd);
+	srv_worker_timer_set(w, c, SRV_TIMER_HANDSHAKE, cg_mono_ms() + rt->cfg->handshake_timeout_ms);
+	srv_worker_poll(w, c, EPOLLIN);
+	return c;
+fail:
+	cg_err_log("%s: TLS session setup failed: %s", peer, gnutls_strerror(rc));
+	conn_free(c);
+	return NULL;
+}
+
+/* Emit the event for this connection's decision. */
+static void conn_emit(struct srv_conn *c, const char *detail)
+{
+	struct srv_event_input in = {
+		.wall_us = c->wall0_us,
+		.peer = c->peer,
+		.listener = c->listener,
+		.reason = c->reason,
+		.detail = detail,
+		.tls = c->tls,
+		.facts = c->facts,
+		.dir = c->directory_used ? &c->job.result : NULL,
+		.cache = c->directory_used ? "miss" : NULL,
+		.steps = c->steps,
+		.n_steps = c->n_steps,
+		.duration_us = cg_mono_us() - c->t0_us,
+	};
+	c->event_id = srv_event_emit(srv_event_build(&in));
+}
+
+static gnutls_alert_description_t alert_for(enum cg_reason r)
+{
+	switch (r) {
+	case CG_REASON_UNTRUSTED_ISSUER: return GNUTLS_A_UNKNOWN_CA;
+	case CG_REASON_CERT_EXPIRED: return GNUTLS_A_CERTIFICATE_EXPIRED;
+	case CG_REASON_CERT_REVOKED: return GNUTLS_A_CERTIFICATE_REVOKED;
+	case CG_REASON_CERT_NOT_YET_VALID:
+	case CG_REASON_BAD_SIGNATURE: return GNUTLS_A_BAD_CERTIFICATE;
+	case CG_REASON_EKU_MISMATCH: return GNUTLS_A_UNSUPPORTED_CERTIFICATE;
+	default: return GNUTLS_A_ACCESS_DENIED;
+	}
+}
+
+/* Stop talking TLS, shut our side and drain the client's bytes for a short,
+ * bounded time, so that a client with unread data still sees our last
+ * record instead of a reset. */
+static void conn_linger(struct srv_conn *c)
+{
+	if (c->fd < 0) {
+		conn_free(c);
+		return;
+	}
+	shutdown(c->fd, SHUT_WR);
+	c->state = SRV_CONN_LINGER;
+	c->bytes_in = 0;
+	srv_worker_timer_set(c->w, c, SRV_TIMER_IDLE, cg_mono_ms() + SRV_LINGER_MS);
+	srv_worker_poll(c->w, c, EPOLLIN | EPOLLRDHUP);
+}
+
+static void conn_step_linger(struct srv_conn *c)
+{
+	char buf[4096];
+	for (;;) {
+		ssize_t n = read(c->fd, buf, sizeof(buf));
+		if (n > 0) {
+			c->bytes_in += (uint64_t)n;
+			if (c->bytes_in > SRV_LINGER_BYTES)
+				break;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		break;  /* EOF or error */
+	}
+	conn_free(c);
+}
+
+/* Deny: alert, event, lingering close. */
+static void conn_deny(struct srv_conn *c, enum cg_reason reason, const char *detail, int alert)
+{
+	c->reason = reason;
+	if (alert >= 0 && c->tls != NULL)
+		gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, (gnutls_alert_description_t)alert);
+	conn_emit(c, detail);
+	conn_linger(c);
+}
+
+static enum cg_reason reason_for_tls_error(int rc)
+{
+	switch (rc) {
+	case GNUTLS_E_NO_CERTIFICATE_FOUND:
+	case GNUTLS_E_CERTIFICATE_REQUIRED:
+		return CG_REASON_NO_CLIENT_CERT;
+	case GNUTLS_E_UNSUPPORTED_VERSION_PACKET:
+		return CG_REASON_PROTOCOL_VERSION;
+	case GNUTLS_E_PK_SIG_VERIFY_FAILED:
+		return CG_REASON_BAD_SIGNATURE;
+	default:
+		return CG_REASON_HANDSHAKE_FAILED;
+	}
+}
+
+/* The chain and policy verdict, then the directory or the decision. */
+static void conn_after_handshake(struct srv_conn *c)
+{
+	unsigned n = 0;
+	const gnutls_datum_t *chain = gnutls_certificate_get_peers(c->tls, &n);
+	srv_worker_timer_clear(c->w, c);
+	if (chain == NULL || n == 0) {
+		conn_deny(c, CG_REASON_NO_CLIENT_CERT, "the client sent no certificate",
+			  GNUTLS_A_CERTIFICATE_REQUIRED);
+		return;
+	}
+	if (pki_facts_from_der(&chain[0], &c->facts) != CG_OK) {
+		c->facts = NULL;
+		conn_deny(c, CG_REASON_HANDSHAKE_FAILED, "client certificate could not be parsed",
+			  GNUTLS_A_BAD_CERTIFICATE);
+		return;
+	}
+	pki_verify_chain(c->rt->trust, chain, n, &c->rt->policy, 0, &c->verdict);
+	if (c->verdict.reason != CG_REASON_OK) {
+		conn_deny(c, c->verdict.reason, c->verdict.detail, (int)alert_for(c->verdict.reason));
+		return;
+	}
+	srv_conn_step(c, "chain_verified");
+	if (!c->rt->has_directory) {
+		conn_decide(c, CG_REASON_OK, NULL);
+		return;
+	}
+	struct dir_pool *pool = c->w->shared->pool;
+	c->directory_used = true;
+	memset(&c->job, 0, sizeof(c->job));
+	c->job.cfg = &c->rt->cfg->dir;
+	c->job.generation = c->rt->generation;
+	c->job.facts = c->facts;
+	memcpy(c->job.anchor_sha256, c->verdict.anchor_sha256, sizeof(c->job.anchor_sha256));
+	c->job.complete = srv_worker_directory_done;
+	c->job.owner = c;
+	c->job.result.reason = CG_REASON_DIRECTORY_UNAVAILABLE;
+	if (pool == NULL || dir_pool_submit(pool, &c->job) != CG_OK) {
+		c->job.result.reason = CG_REASON_DIRECTORY_UNAVAILABLE;
+		snprintf(c->job.result.detail, sizeof(c->job.result.detail), "directory queue full");
+		srv_conn_on_directory(c);
+		return;
+	}
+	c->job_pending = true;
+	c->state = SRV_CONN_DIRECTORY;
+	srv_worker_poll(c->w, c, 0);  /* nothing to read until the verdict */
+	/* the directory answers within its own timeouts; the handshake deadline is the backstop */
+	srv_worker_timer_set(c->w, c, SRV_TIMER_HANDSHAKE, cg_mono_ms() + c->rt->cfg->handshake_timeout_ms);
+}
+
+void srv_conn_on_directory(struct srv_conn *c)
+{
+	c->job_pending = false;
+	if (c->state == SRV_CONN_CLOSING) {
+		conn_free(c);
+		return;
+	}
+	srv_worker_timer_clear(c->w, c);
+	srv_conn_step(c, "directory_checked");
+	const struct dir_result *r = &c->job.result;
+	conn_decide(c, r->reason, r->detail[0] ? r->detail : NULL);
+}
+
+static void conn_decide(struct srv_conn *c, enum cg_reason reason, const char *detail)
+{
+	if (reason != CG_REASON_OK) {
+		conn_deny(c, reason, detail, GNUTLS_A_ACCESS_DENIED);
+		return;
+	}
+	c->reason = CG_REASON_OK;
+	conn_emit(c, detail);
+	c->state = SRV_CONN_OPEN;
+	srv_worker_timer_set(c->w, c, SRV_TIMER_IDLE, cg_mono_ms() + c->rt->cfg->idle_timeout_ms);
+	srv_worker_poll(c->w, c, EPOLLIN);
+	conn_step_read(c);  /* the request may already sit in GnuTLS's buffer */
+}
+
+static void conn_step_handshake(struct srv_conn *c)
+{
+	int rc = gnutls_handshake(c->tls);
+	if (rc == GNUTLS_E_AGAIN || rc == GNUTLS_E_INTERRUPTED) {
+		srv_worker_poll(c->w, c, gnutls_record_get_direction(c->tls) ? EPOLLOUT : EPOLLIN);
+		return;
+	}
+	if (rc == GNUTLS_E_SUCCESS) {
+		conn_after_handshake(c);
+		return;
+	}
+	char detail[160];
+	enum cg_reason reason = reason_for_tls_error(rc);
+	const char *name = gnutls_strerror_name(rc);
+	snprintf(detail, sizeof(detail), "%s: %s", name ? name : "GNUTLS_E", gnutls_strerror(rc));
+	srv_worker_timer_clear(c->w, c);
+	if (reason == CG_REASON_NO_CLIENT_CERT || rc == GNUTLS_E_PULL_ERROR || rc == GNUTLS_E_PUSH_ERROR ||
+	    rc == GNUTLS_E_PREMATURE_TERMINATION) {
+		/* GnuTLS has already sent its alert, or the peer is gone */
+		conn_deny(c, reason, detail, -1);
+	} else {
+		gnutls_alert_send_appropriate(c->tls, rc);
+		conn_deny(c, reason, detail, -1);
+	}
+	/* with the certificate in hand (e.g. a bad CertificateVerify), say whose it was */
+}
+
+/* Build the identity response for an allowed client. */
+static void conn_respond(struct srv_conn *c, int status, const char *text)
+{
+	json_t *body;
+	if (status == 200) {
+		body = json_pack("{s:s}", "outcome", "allowed");
+		if (body != NULL && c->facts != NULL && c->facts->subject_dn != NULL)
+			json_object_set_new(body, "subject", json_string(c->facts->subject_dn));
+		if (body != NULL && c->directory_used && c->job.result.entry != NULL)
+			json_object_set_new(body, "entry", json_string(c->job.result.entry));
+		if (body != NULL)
+			json_object_set_new(body, "event", json_integer((json_int_t)c->event_id));
+	} else {
+		body = json_pack("{s:{s:s s:s}}", "error", "code", "bad_request", "message", text);
+	}
+	char *js = body ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(body);
+	int n = snprintf(c->out, sizeof(c->out),
+			 "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+			 "Connection: close\r\nCache-Control: no-store\r\n\r\n%s\n",
+			 status, text, js ? strlen(js) + 1 : 1, js ? js : "");
+	free(js);
+	c->out_len = (n < 0 || (size_t)n >= sizeof(c->out)) ? 0 : (size_t)n;
+	c->out_off = 0;
+	c->state = SRV_CONN_WRITING;
+	srv_worker_poll(c->w, c, EPOLLOUT);
+	conn_step_write(c);
+}
+
+/* Is in[0..len) the head of an HTTP/1.x request? */
+static bool looks_like_http(const char *in, size_t len)
+{
+	const char *eol = memchr(in, '\r', len);
+	if (eol == NULL)
+		return false;
+	size_t l = (size_t)(eol - in);
+	return l > 9 && memcmp(eol - 8, "HTTP/1.", 7) == 0 && memchr(in, ' ', l) != NULL;
+}
+
+static void conn_step_read(struct srv_conn *c)
+{
+	for (;;) {
+		if (c->in_len >= sizeof(c->in) - 1) {
+			conn_respond(c, 431, "Request Header Fields Too Large");
+			return;
+		}
+		ssize_t n = gnutls_record_recv(c->tls, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			return;
+		if (n == GNUTLS_E_REHANDSHAKE) {
+			/* client-initiated renegotiation is refused */
+			gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_NO_RENEGOTIATION);
+			conn_linger(c);
+			return;
+		}
+		if (n <= 0) {
+			conn_linger(c);
+			return;
+		}
+		c->bytes_in += (uint64_t)n;
+		c->in_len += (size_t)n;
+		c->in[c->in_len] = '\0';
+		srv_worker_timer_set(c->w, c, SRV_TIMER_IDLE, cg_mono_ms() + c->rt->cfg->idle_timeout_ms);
+		if (memmem(c->in, c->in_len, "\r\n\r\n", 4) != NULL || memmem(c->in, c->in_len, "\n\n", 2) != NULL) {
+			if (looks_like_http(c->in, c->in_len))
+				conn_respond(c, 200, "OK");
+			else
+				conn_respond(c, 400, "Bad Request");
+			return;
+		}
+	}
+}
+
+static void conn_step_write(struct srv_conn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t n = gnutls_record_send(c->tls, c->out + c->out_off, c->out_len - c->out_off);
+		if (n == GNUTLS_E_AGAIN || n == GNUTLS_E_INTERRUPTED)
+			return;
+		if (n < 0) {
+			conn_linger(c);
+			return;
+		}
+		c->out_off += (size_t)n;
+		c->bytes_out += (uint64_t)n;
+	}
+	gnutls_bye(c->tls, GNUTLS_SHUT_WR);  /* best effort: a would-block close_notify is dropped */
+	conn_linger(c);
+}
+
+void srv_conn_on_io(struct srv_conn *c, uint32_t events)
+{
+	switch (c->state) {
+	case SRV_CONN_HANDSHAKE:
+		conn_step_handshake(c);
+		break;
+	case SRV_CONN_OPEN:
+		conn_step_read(c);
+		break;
+	case SRV_CONN_WRITING:
+		conn_step_write(c);
+		break;
+	case SRV_CONN_LINGER:
+		conn_step_linger(c);
+		break;
+	default:
+		(void)events;
+		break;
+	}
+}
+
+void srv_conn_on_timeout(struct srv_conn *c)
+{
+	switch (c->state) {
+	case SRV_CONN_HANDSHAKE:
+		conn_deny(c, CG_REASON_HANDSHAKE_TIMEOUT, "no complete handshake within handshake_timeout", -1);
+		break;
+	case SRV_CONN_DIRECTORY:
+		/* the job still points at us: answer the client now, free on the job's return */
+		c->reason = CG_REASON_DIRECTORY_UNAVAILABLE;
+		gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_ACCESS_DENIED);
+		conn_emit(c, "directory did not answer in time");
+		srv_worker_timer_clear(c->w, c);
+		srv_worker_poll(c->w, c, 0);
+		gnutls_deinit(c->tls);
+		c->tls = NULL;
+		close(c->fd);
+		c->fd = -1;
+		c->state = SRV_CONN_CLOSING;
+		break;
+	default:
+		conn_free(c);  /* idle, or a lingering close that took too long */
+		break;
+	}
+}
+
+void srv_conn_abort(struct srv_conn *c)
+{
+	if (c->job_pending) {
+		srv_worker_timer_clear(c->w, c);
+		srv_worker_poll(c->w, c, 0);
+		if (c->tls != NULL)
+			gnutls_deinit(c->tls);
+		c->tls = NULL;
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = -1;
+		c->state = SRV_CONN_CLOSING;
+		return;
+	}
+	conn_free(c);
+}
+
+static void conn_free(struct srv_conn *c)
+{
+	if (c->job_pending) {  /* never free what the pool still holds */
+		srv_conn_abort(c);
+		return;
+	}
+	srv_worker_timer_clear(c->w, c);
+	if (c->fd >= 0)
+		srv_worker_poll(c->w, c, 0);
+	if (c->tls != NULL)
+		gnutls_deinit(c->tls);
+	if (c->fd >= 0)
+		close(c->fd);
+	dir_result_clear(&c->job.result);
+	pki_facts_free(c->facts);
+	srv_runtime_unref(c->rt);
+	srv_worker_conn_gone(c->w, c);
+	free(c);
+}

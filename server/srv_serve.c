@@ -1,0 +1,200 @@
+/* `certgate serve`: runtime, workers, directory pool, signals. */
+#include "server/srv_serve.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cg_log.h"
+#include "common/cg_time.h"
+#include "server/srv_runtime.h"
+#include "server/srv_worker.h"
+
+#define SRV_MAX_WORKERS 256
+
+static pthread_mutex_t g_reload_lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *g_config_path;
+
+enum cg_err srv_serve_reload(uint64_t *generation, struct cg_buf *errors)
+{
+	struct srv_runtime *rt = NULL;
+	pthread_mutex_lock(&g_reload_lock);
+	struct srv_runtime *cur = srv_runtime_current();
+	uint64_t gen = cur != NULL ? cur->generation + 1 : 1;
+	enum cg_err r = srv_runtime_build(g_config_path, gen, &rt, errors);
+	if (r == CG_OK) {
+		bool same_listen = cur != NULL && cur->cfg->n_listen == rt->cfg->n_listen;
+		for (size_t i = 0; same_listen && i < rt->cfg->n_listen; i++)
+			same_listen = strcmp(cur->cfg->listen[i].text, rt->cfg->listen[i].text) == 0;
+		if (!same_listen)
+			cg_warn("reload: listen addresses changed; they take effect at the next restart");
+		if (cur != NULL && rt->cfg->dir.present && !cur->cfg->dir.present)
+			cg_warn("reload: a [directory] added by reload needs a restart to start the pool");
+		srv_runtime_install(rt);
+		*generation = gen;
+	}
+	srv_runtime_unref(cur);
+	pthread_mutex_unlock(&g_reload_lock);
+	return r;
+}
+
+static void log_errors(const char *prefix, const struct cg_buf *errors)
+{
+	const char *p = errors->data ? errors->data : "";
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+		cg_err_log("%s%.*s", prefix, len, p);
+		p += len + (nl ? 1 : 0);
+	}
+}
+
+static enum cg_err write_pidfile(const char *path)
+{
+	char tmp[4096];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	FILE *f = fopen(tmp, "we");
+	if (f == NULL)
+		return CG_ERR_IO;
+	fprintf(f, "%d\n", (int)getpid());
+	if (fclose(f) != 0 || rename(tmp, path) != 0)
+		return CG_ERR_IO;
+	return CG_OK;
+}
+
+static enum cg_err drop_privileges(const char *user)
+{
+	if (user == NULL || geteuid() != 0)
+		return CG_OK;
+	struct passwd *pw = getpwnam(user);
+	if (pw == NULL) {
+		cg_err_log("[server] user: no such user '%s'", user);
+		return CG_ERR_CONFIG;
+	}
+	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+		cg_err_log("dropping privileges to %s: %s", user, strerror(errno));
+		return CG_ERR_IO;
+	}
+	return CG_OK;
+}
+
+int srv_serve_main(const char *config_path, const char *pidfile)
+{
+	struct srv_runtime *rt = NULL;
+	struct cg_buf errors;
+	struct srv_shared shared = { 0 };
+	struct srv_worker *workers = NULL;
+	unsigned n_workers = 0, started = 0;
+	int exit_code = 1;
+	char err[512];
+	sigset_t set;
+
+	g_config_path = config_path;
+	cg_buf_init(&errors, 64 * 1024);
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);  /* every thread inherits the mask */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (srv_runtime_ticket_key_init() != CG_OK) {
+		cg_err_log("could not make a session ticket key");
+		goto out;
+	}
+	if (srv_runtime_build(config_path, 1, &rt, &errors) != CG_OK) {
+		log_errors("", &errors);
+		goto out;
+	}
+	srv_runtime_install(srv_runtime_ref(rt));
+	atomic_init(&shared.active, 0);
+	atomic_init(&shared.stopping, false);
+	if (rt->has_directory) {
+		if (dir_pool_start(rt->cfg->dir.pool_size, &shared.pool) != CG_OK) {
+			cg_err_log("could not start the directory pool");
+			goto out;
+		}
+	} else {
+		cg_warn("no [directory] section: a verified chain is the whole decision");
+	}
+	n_workers = rt->cfg->workers;
+	if (n_workers == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		n_workers = n > 0 ? (unsigned)n : 1;
+	}
+	if (n_workers > SRV_MAX_WORKERS)
+		n_workers = SRV_MAX_WORKERS;
+	workers = calloc(n_workers, sizeof(*workers));
+	if (workers == NULL)
+		goto out;
+	for (unsigned i = 0; i < n_workers; i++) {
+		if (srv_worker_init(&workers[i], i, &shared, rt, err, sizeof(err)) != CG_OK) {
+			cg_err_log("%s", err);
+			n_workers = i + 1;
+			goto stop;
+		}
+	}
+	if (drop_privileges(rt->cfg->user) != CG_OK)
+		goto stop;
+	for (; started < n_workers; started++)
+		if (srv_worker_start(&workers[started]) != CG_OK)
+			goto stop;
+	for (size_t i = 0; i < rt->cfg->n_listen; i++)
+		cg_info("listening on %s (%u workers)", rt->cfg->listen[i].text, n_workers);
+	if (pidfile != NULL && write_pidfile(pidfile) != CG_OK) {
+		cg_err_log("--pidfile %s: %s", pidfile, strerror(errno));
+		goto stop;
+	}
+
+	for (;;) {
+		int sig = sigwaitinfo(&set, NULL);
+		if (sig < 0)
+			continue;
+		if (sig == SIGHUP) {
+			uint64_t gen = 0;
+			cg_buf_reset(&errors);
+			if (srv_serve_reload(&gen, &errors) == CG_OK) {
+				cg_info("reloaded %s: generation %llu", config_path, (unsigned long long)gen);
+				for (unsigned i = 0; i < started; i++)
+					srv_worker_wake(&workers[i]);
+			} else {
+				cg_err_log("reload failed, keeping the running configuration:");
+				log_errors("reload: ", &errors);
+			}
+		} else if (sig == SIGUSR1) {
+			cg_info("SIGUSR1: reopening the audit log");
+		} else {
+			cg_info("%s: stopping; open connections get %llu ms", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+				(unsigned long long)rt->cfg->shutdown_grace_ms);
+			exit_code = 0;
+			break;
+		}
+	}
+stop:
+	shared.stop_deadline_ms = cg_mono_ms() + rt->cfg->shutdown_grace_ms;
+	atomic_store(&shared.stopping, true);
+	for (unsigned i = 0; i < started; i++)
+		srv_worker_wake(&workers[i]);
+	for (unsigned i = 0; i < started; i++)
+		srv_worker_join(&workers[i]);
+	if (shared.pool != NULL)
+		dir_pool_stop(shared.pool);
+	for (unsigned i = 0; i < n_workers; i++)
+		srv_worker_destroy(&workers[i]);
+	if (pidfile != NULL)
+		unlink(pidfile);
+out:
+	free(workers);
+	srv_runtime_unref(rt);
+	srv_runtime_install(NULL);
+	srv_runtime_ticket_key_free();
+	cg_buf_free(&errors);
+	return exit_code;
+}

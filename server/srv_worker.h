@@ -1,0 +1,70 @@
+/* Worker threads: each owns an epoll instance, its own SO_REUSEPORT socket
+ * per listen address, its timers and its connections. Directory answers come
+ * back through the worker's eventfd. */
+#ifndef SRV_WORKER_H
+#define SRV_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "common/cg_err.h"
+#include "ldap/dir_pool.h"
+#include "server/srv_conn.h"
+#include "server/srv_runtime.h"
+
+struct srv_listener {
+	enum srv_fd_kind kind;   /* SRV_FD_LISTENER: must stay first */
+	int fd;
+	char text[80];
+};
+
+struct srv_wake {
+	enum srv_fd_kind kind;   /* SRV_FD_WAKE */
+	int fd;                  /* eventfd */
+};
+
+/* Shared by every worker. */
+struct srv_shared {
+	atomic_uint_fast64_t active;       /* open connections, all workers */
+	atomic_bool stopping;
+	uint64_t stop_deadline_ms;         /* set before stopping is raised */
+	struct dir_pool *pool;             /* NULL without a directory */
+};
+
+struct srv_worker {
+	unsigned index;
+	pthread_t thread;
+	int epfd;
+	struct srv_wake wake;
+	struct srv_listener listeners[16];
+	unsigned n_listeners;
+	struct srv_shared *shared;
+	struct srv_runtime *rt;            /* cached current runtime (our reference) */
+	struct srv_conn *conns;            /* every connection of this worker */
+	unsigned n_conns;
+	struct srv_conn *timers_head[3], *timers_tail[3];
+	pthread_mutex_t done_lock;
+	struct dir_job *done;              /* directory answers handed back by the pool */
+	bool listening;
+};
+
+/* Create the worker's epoll, eventfd and one SO_REUSEPORT socket per listen
+ * address of rt. err names the address on failure. */
+CG_MUST_CHECK enum cg_err srv_worker_init(struct srv_worker *w, unsigned index, struct srv_shared *shared,
+					  struct srv_runtime *rt, char *err, size_t errlen);
+CG_MUST_CHECK enum cg_err srv_worker_start(struct srv_worker *w);
+/* Wake the worker (stop, reload). Thread-safe. */
+void srv_worker_wake(struct srv_worker *w);
+void srv_worker_join(struct srv_worker *w);
+void srv_worker_destroy(struct srv_worker *w);
+
+/* For srv_conn.c: timers and epoll interest. */
+void srv_worker_timer_set(struct srv_worker *w, struct srv_conn *c, enum srv_timer_list list, uint64_t deadline_ms);
+void srv_worker_timer_clear(struct srv_worker *w, struct srv_conn *c);
+void srv_worker_poll(struct srv_worker *w, struct srv_conn *c, uint32_t events);
+void srv_worker_conn_gone(struct srv_worker *w, struct srv_conn *c);
+/* Pool callback (runs on a pool thread): queue the job for its worker. */
+void srv_worker_directory_done(struct dir_job *job);
+
+#endif
