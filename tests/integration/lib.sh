@@ -298,25 +298,39 @@ cg_finish() {
 # Every client runs under `timeout` and is always read to the server's answer (response,
 # alert or EOF): in TLS 1.3 a finished client handshake says nothing about the verdict.
 
-# cg_curl PORT PKIDIR NAME [CURL_ARGS...]: GET https://127.0.0.1:PORT/ as NAME (no
-# certificate when NAME is "-"); body on stdout, curl's errors on stderr; curl's status.
+# In the client helpers, PKIDIR/ca.pem verifies the server; NAME is the client credential:
+# PKIDIR/NAME.pem + .key, or, when NAME holds a '/', NAME.pem + NAME.key (another PKI);
+# "-" sends no certificate.
+_cg_certbase() { case "$2" in */*) printf '%s' "$2" ;; *) printf '%s/%s' "$1" "$2" ;; esac; }
+
+# cg_curl PORT PKIDIR NAME [CURL_ARGS...]: GET https://127.0.0.1:PORT/ as NAME; body on
+# stdout, curl's errors on stderr; curl's status.
 cg_curl() {
 	local port=$1 pki=$2 name=$3; shift 3
 	local cert=()
-	[ "$name" = - ] || cert=(--cert "$pki/$name.pem" --key "$pki/$name.key")
+	local b; b=$(_cg_certbase "$pki" "$name")
+	[ "$name" = - ] || cert=(--cert "$b.pem" --key "$b.key")
 	timeout 20 curl -sS --max-time 15 --cacert "$pki/ca.pem" "${cert[@]}" "$@" \
 		"https://127.0.0.1:$port/"
 }
 
 # cg_s_client PORT PKIDIR NAME [S_CLIENT_ARGS...]: sends "GET / HTTP/1.0" with
-# openssl s_client -ign_eof and prints everything s_client printed (stdout+stderr).
+# openssl s_client -quiet (which implies -ign_eof: it reads until the server closes) and
+# prints what it received, then its messages (stderr kept apart: s_client's session dumps
+# would otherwise land in the middle of the response).
 cg_s_client() {
 	local port=$1 pki=$2 name=$3; shift 3
-	local cert=()
-	[ "$name" = - ] || cert=(-cert "$pki/$name.pem" -key "$pki/$name.key")
+	local cert=() rc err
+	local b; b=$(_cg_certbase "$pki" "$name")
+	[ "$name" = - ] || cert=(-cert "$b.pem" -key "$b.key")
+	err=$(mktemp "$CG_TMP/s_client.XXXXXX")
 	printf 'GET / HTTP/1.0\r\nHost: localhost\r\n\r\n' |
 		timeout 20 openssl s_client -connect "127.0.0.1:$port" -CAfile "$pki/ca.pem" \
-			-verify_return_error -ign_eof "${cert[@]}" "$@" 2>&1
+			-verify_return_error -quiet -ign_eof "${cert[@]}" "$@" 2>"$err"
+	rc=$?
+	cat "$err"
+	rm -f "$err"
+	return $rc
 }
 
 # cg_gnutls_cli PORT PKIDIR NAME [GNUTLS_CLI_ARGS...]: sends "GET / HTTP/1.0" with
@@ -325,7 +339,8 @@ cg_s_client() {
 cg_gnutls_cli() {
 	local port=$1 pki=$2 name=$3; shift 3
 	local cert=() fifo pid rc
-	[ "$name" = - ] || cert=(--x509certfile "$pki/$name.pem" --x509keyfile "$pki/$name.key")
+	local b; b=$(_cg_certbase "$pki" "$name")
+	[ "$name" = - ] || cert=(--x509certfile "$b.pem" --x509keyfile "$b.key")
 	fifo=$(mktemp -u "$CG_TMP/gnutls-cli.XXXXXX")
 	mkfifo "$fifo" || return 99
 	timeout 20 gnutls-cli -p "$port" --x509cafile "$pki/ca.pem" "${cert[@]}" "$@" \

@@ -86,7 +86,7 @@ for ver in 1.3 1.2; do
 	denied "TLS$ver no certificate" no_client_cert "$st" "$out"
 
 	cg_mark gate
-	out=$(cg_curl "$port" "$pki" outsider "${vc[@]}" 2>&1); st=$?
+	out=$(cg_curl "$port" "$pki" "$other/outsider" "${vc[@]}" 2>&1); st=$?
 	denied "TLS$ver unknown CA" untrusted_issuer "$st" "$out"
 done
 
@@ -124,7 +124,7 @@ is "$(jqr "$ev" '.reason')" ok "2 presented certificates: event reason ok"
 
 # The other clients see the denial too, after their handshake finished (TLS 1.3).
 cg_mark gate
-out=$(cg_s_client "$port" "$pki" outsider -tls1_3); st=$?
+out=$(cg_s_client "$port" "$pki" "$other/outsider" -tls1_3); st=$?
 denied "s_client TLS1.3 unknown CA" untrusted_issuer "$st" "$out"
 
 cg_mark gate
@@ -133,8 +133,11 @@ denied "gnutls-cli TLS1.3 expired certificate" cert_expired "$st" "$out"
 
 # Protocol floor and key exchange: no TLS 1.1, no RSA key transport.
 cg_mark gate
+EV=
 out=$(cg_gnutls_cli "$port" "$pki" alice --priority "NORMAL:-VERS-ALL:+VERS-TLS1.1"); st=$?
 denied "TLS 1.1-only client" protocol_version "$st" "$out"
+unlike "$(jqr "$EV" '.tls.version // "absent"')" 'TLS1\.[23]' \
+	"TLS 1.1-only client: the event does not claim TLS 1.2/1.3 was negotiated"
 
 cg_mark gate
 out=$(cg_gnutls_cli "$port" "$pki" alice --priority "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+RSA"); st=$?
