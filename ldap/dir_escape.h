@@ -14,7 +14,9 @@
 CG_MUST_CHECK enum cg_err dir_escape_filter(const void *val, size_t len, struct cg_buf *out);
 /* RFC 4514: ',', '+', '"', '\\', '<', '>', ';', '=' are backslash-escaped,
  * a leading '#' or space and a trailing space too, NUL and control bytes as
- * \hh. */
+ * \hh; bytes >= 0x80 are kept when they form valid UTF-8, else \hh.
+ * Both: empty input appends nothing (CG_OK); CG_ERR_RANGE when out->max
+ * would be exceeded, and then out is left exactly as it was. */
 CG_MUST_CHECK enum cg_err dir_escape_dn(const void *val, size_t len, struct cg_buf *out);
 
 #endif

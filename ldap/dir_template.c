@@ -341,6 +341,10 @@ enum cg_err dir_template_render(const char *tmpl, const struct pki_facts *f,
 		dir_terr(err, errlen, "no template or no certificate");
 		return CG_ERR_ARG;
 	}
+	/* a broken template is CG_ERR_ARG whatever the certificate holds */
+	r = dir_template_validate(tmpl, err, errlen);
+	if (r != CG_OK)
+		return r;
 	cg_buf_init(&b, DIR_TEMPLATE_MAX_OUT);
 	r = dir_template_walk(tmpl, f, ctx, &b, err, errlen);
 	if (r == CG_OK) {

@@ -1,5 +1,9 @@
 /* The template engine of mapping rules: "{subject.uid}", "{serial!hex_ur}" ...
- * (DESIGN.md §5). Every substituted value is escaped for where it lands. */
+ * (DESIGN.md §5). Every substituted value is escaped for where it lands:
+ * RFC 4515 in a filter, RFC 4514 in a DN, except that {subject.dn} and
+ * {issuer.dn} in a DN template are inserted as the DNs they are (already
+ * RFC 4514), so `dn = {subject.dn}` works. "{{" and "}}" are literal braces.
+ * {cert} renders every DER byte as \hh in a filter and is an error in a DN. */
 #ifndef DIR_TEMPLATE_H
 #define DIR_TEMPLATE_H
 
@@ -16,6 +20,7 @@ enum dir_escape_ctx { DIR_ESCAPE_CTX_FILTER, DIR_ESCAPE_CTX_DN };
 CG_MUST_CHECK enum cg_err dir_template_validate(const char *tmpl, char *err, size_t errlen);
 
 /* Render tmpl for certificate f. On CG_OK *out is the caller's (free()).
+ * CG_ERR_ARG for a template dir_template_validate rejects, or {cert} in a DN;
  * CG_ERR_DIR_MISSING_VAR when the certificate lacks a variable the template
  * uses (err names it: the rule is skipped); CG_ERR_RANGE when the result
  * would exceed DIR_TEMPLATE_MAX_OUT. */

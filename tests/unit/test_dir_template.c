@@ -269,6 +269,8 @@ START_TEST(validation)
 	expect_invalid("{", "unbalanced '{'");
 	expect_invalid("}", "unbalanced '}'");
 	expect_invalid("{{{", "unbalanced '{' at offset 2");
+	facts_fixture_set(&F->cn, NULL);   /* a syntax error wins over a missing value */
+	expect_invalid("(cn={subject.cn}){subject.uid", "unbalanced '{' at offset 17");
 	ck_assert_int_eq(dir_template_validate(NULL, err, sizeof(err)), CG_ERR_ARG);
 	ck_assert_int_eq(dir_template_validate("{nope}", NULL, 0), CG_ERR_ARG);
 }
