@@ -141,6 +141,8 @@ enum cg_err srv_check_decide(struct srv_runtime *rt, struct dir_pool *pool, cons
 		.duration_us = cg_mono_us() - t0,
 	};
 	*event = srv_event_build(&ev);
+	if (*event != NULL)
+		json_object_del(*event, "id");  /* a check is not a recorded event */
 	r = *event != NULL ? CG_OK : CG_ERR_NOMEM;
 out:
 	dir_result_clear(&job.result);

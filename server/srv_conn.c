@@ -3,6 +3,7 @@
 #include "server/srv_conn.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 #include "common/cg_log.h"
 #include "common/cg_time.h"
+#include "server/srv_api.h"
 #include "server/srv_event.h"
 #include "server/srv_worker.h"
 
@@ -23,6 +25,7 @@ static void conn_free(struct srv_conn *c);
 static void conn_decide(struct srv_conn *c, enum cg_reason reason, const char *detail);
 static void conn_step_read(struct srv_conn *c);
 static void conn_step_write(struct srv_conn *c);
+static void conn_open(struct srv_conn *c);
 
 void srv_conn_step(struct srv_conn *c, const char *name)
 {
@@ -44,7 +47,11 @@ static int handshake_hook(gnutls_session_t s, unsigned htype, unsigned when, uns
 	(void)msg;
 	switch (htype) {
 	case GNUTLS_HANDSHAKE_CLIENT_HELLO: name = incoming ? "client_hello" : NULL; break;
-	case GNUTLS_HANDSHAKE_SERVER_HELLO: name = incoming ? NULL : "server_hello"; break;
+	case GNUTLS_HANDSHAKE_SERVER_HELLO:
+		name = incoming ? NULL : "server_hello";
+		if (c != NULL && !incoming)
+			c->negotiated = true;
+		break;
 	case GNUTLS_HANDSHAKE_ENCRYPTED_EXTENSIONS: name = "encrypted_extensions"; break;
 	case GNUTLS_HANDSHAKE_CERTIFICATE_PKT: name = incoming ? "client_certificate" : "server_certificate"; break;
 	case GNUTLS_HANDSHAKE_SERVER_KEY_EXCHANGE: name = "server_key_exchange"; break;
@@ -71,18 +78,22 @@ struct srv_conn *srv_conn_new(struct srv_worker *w, int fd, const char *peer, co
 
 	if (c == NULL) {
 		close(fd);
+		atomic_fetch_sub(&w->shared->active, 1);
 		return NULL;
 	}
 	c->kind = SRV_FD_CONN;
 	c->state = SRV_CONN_HANDSHAKE;
 	c->fd = fd;
 	c->w = w;
+	srv_worker_conn_add(w, c);
 	c->rt = srv_runtime_ref(rt);
 	c->t0_us = cg_mono_us();
 	c->wall0_us = cg_wall_us();
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	c->listener = listener;
 	c->reason = CG_REASON_HANDSHAKE_FAILED;
+	atomic_init(&c->io_in, 0);
+	atomic_init(&c->io_out, 0);
 
 	rc = gnutls_init(&c->tls, GNUTLS_SERVER | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL);
 	if (rc < 0)
@@ -107,8 +118,28 @@ fail:
 	return NULL;
 }
 
-/* Emit the event for this connection's decision. */
+/* Emit the event for this connection's decision (and count it). With
+ * durable, the journal calls back once the event is on disk. */
+static void conn_emit_durable(struct srv_conn *c, const char *detail, bool durable);
+
 static void conn_emit(struct srv_conn *c, const char *detail)
+{
+	conn_emit_durable(c, detail, false);
+}
+
+static void conn_audit_done(void *arg, bool written)
+{
+	struct srv_conn *c = arg;
+	struct srv_worker *w = c->w;
+	c->audit_written = written;
+	pthread_mutex_lock(&w->done_lock);
+	c->audit_next = w->audit_done;
+	w->audit_done = c;
+	pthread_mutex_unlock(&w->done_lock);
+	srv_worker_wake(w);
+}
+
+static void conn_emit_durable(struct srv_conn *c, const char *detail, bool durable)
 {
 	struct srv_event_input in = {
 		.wall_us = c->wall0_us,
@@ -116,15 +147,21 @@ static void conn_emit(struct srv_conn *c, const char *detail)
 		.listener = c->listener,
 		.reason = c->reason,
 		.detail = detail,
-		.tls = c->tls,
+		.tls = c->negotiated ? c->tls : NULL,  /* before ServerHello nothing was agreed */
 		.facts = c->facts,
 		.dir = c->directory_used ? &c->job.result : NULL,
 		.cache = c->directory_used ? "miss" : NULL,
-		.steps = c->steps,
+		.steps = c->n_steps > 0 ? c->steps : NULL,
 		.n_steps = c->n_steps,
 		.duration_us = cg_mono_us() - c->t0_us,
 	};
-	c->event_id = srv_event_emit(srv_event_build(&in));
+	api_stats_handshake(c->w->stats, c->reason, in.duration_us);
+	if (durable) {
+		c->audit_pending = true;
+		c->event_id = srv_event_emit_durable(srv_event_build(&in), conn_audit_done, c);
+	} else {
+		c->event_id = srv_event_emit(srv_event_build(&in));
+	}
 }
 
 static gnutls_alert_description_t alert_for(enum cg_reason r)
@@ -261,6 +298,8 @@ void srv_conn_on_directory(struct srv_conn *c)
 	srv_worker_timer_clear(c->w, c);
 	srv_conn_step(c, "directory_checked");
 	const struct dir_result *r = &c->job.result;
+	api_stats_directory(c->w->stats, r->reason == CG_REASON_DIRECTORY_UNAVAILABLE ? API_DIR_ERROR : API_DIR_OK,
+			    r->latency_us);
 	conn_decide(c, r->reason, r->detail[0] ? r->detail : NULL);
 }
 
@@ -271,7 +310,38 @@ static void conn_decide(struct srv_conn *c, enum cg_reason reason, const char *d
 		return;
 	}
 	c->reason = CG_REASON_OK;
+	if (c->w->audit_always) {
+		/* fsync = always: the client waits until its event is on disk */
+		c->state = SRV_CONN_AUDIT;
+		srv_worker_poll(c->w, c, 0);
+		conn_emit_durable(c, detail, true);
+		return;
+	}
 	conn_emit(c, detail);
+	conn_open(c);
+}
+
+void srv_conn_on_audit(struct srv_conn *c)
+{
+	c->audit_pending = false;
+	if (c->state == SRV_CONN_CLOSING) {
+		conn_free(c);
+		return;
+	}
+	if (!c->audit_written) {
+		cg_err_log("%s: event %llu could not be written to the audit log; closing (fail closed)",
+			   c->peer, (unsigned long long)c->event_id);
+		gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
+		conn_linger(c);
+		return;
+	}
+	conn_open(c);
+}
+
+/* Allowed and recorded: serve the client. */
+static void conn_open(struct srv_conn *c)
+{
+	srv_api_conn_register(c);
 	c->state = SRV_CONN_OPEN;
 	srv_worker_timer_set(c->w, c, SRV_TIMER_IDLE, cg_mono_ms() + c->rt->cfg->idle_timeout_ms);
 	srv_worker_poll(c->w, c, EPOLLIN);
@@ -365,6 +435,7 @@ static void conn_step_read(struct srv_conn *c)
 			return;
 		}
 		c->bytes_in += (uint64_t)n;
+		atomic_fetch_add_explicit(&c->io_in, (uint64_t)n, memory_order_relaxed);
 		c->in_len += (size_t)n;
 		c->in[c->in_len] = '\0';
 		srv_worker_timer_set(c->w, c, SRV_TIMER_IDLE, cg_mono_ms() + c->rt->cfg->idle_timeout_ms);
@@ -390,6 +461,7 @@ static void conn_step_write(struct srv_conn *c)
 		}
 		c->out_off += (size_t)n;
 		c->bytes_out += (uint64_t)n;
+		atomic_fetch_add_explicit(&c->io_out, (uint64_t)n, memory_order_relaxed);
 	}
 	gnutls_bye(c->tls, GNUTLS_SHUT_WR);  /* best effort: a would-block close_notify is dropped */
 	conn_linger(c);
@@ -443,7 +515,7 @@ void srv_conn_on_timeout(struct srv_conn *c)
 
 void srv_conn_abort(struct srv_conn *c)
 {
-	if (c->job_pending) {
+	if (c->job_pending || c->audit_pending) {
 		srv_worker_timer_clear(c->w, c);
 		srv_worker_poll(c->w, c, 0);
 		if (c->tls != NULL)
@@ -460,11 +532,12 @@ void srv_conn_abort(struct srv_conn *c)
 
 static void conn_free(struct srv_conn *c)
 {
-	if (c->job_pending) {  /* never free what the pool still holds */
+	if (c->job_pending || c->audit_pending) {  /* never free what the pool or journal still holds */
 		srv_conn_abort(c);
 		return;
 	}
 	srv_worker_timer_clear(c->w, c);
+	srv_api_conn_unregister(c);
 	if (c->fd >= 0)
 		srv_worker_poll(c->w, c, 0);
 	if (c->tls != NULL)

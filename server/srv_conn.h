@@ -5,6 +5,7 @@
 #define SRV_CONN_H
 
 #include <gnutls/gnutls.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "common/cg_reason.h"
@@ -25,6 +26,7 @@ enum srv_fd_kind { SRV_FD_LISTENER, SRV_FD_CONN, SRV_FD_WAKE };
 enum srv_conn_state {
 	SRV_CONN_HANDSHAKE,    /* TLS handshake in progress */
 	SRV_CONN_DIRECTORY,    /* waiting for the directory pool (fd not polled) */
+	SRV_CONN_AUDIT,        /* allowed; waiting until the event is on disk (fsync = always) */
 	SRV_CONN_OPEN,         /* allowed: responder reads the request */
 	SRV_CONN_WRITING,      /* responder writes its answer */
 	SRV_CONN_LINGER,       /* our side is shut; draining the client's bytes briefly */
@@ -59,6 +61,7 @@ struct srv_conn {
 	const char *listener;             /* the listen address text (the runtime's config) */
 	struct srv_step steps[SRV_MAX_STEPS];
 	unsigned n_steps;
+	bool negotiated;                  /* our ServerHello went out: the "tls" facts mean something */
 
 	struct pki_facts *facts;
 	struct pki_verdict verdict;
@@ -73,6 +76,13 @@ struct srv_conn {
 	size_t out_len, out_off;
 	char out[SRV_RESP_MAX];
 	uint64_t bytes_in, bytes_out;
+	atomic_uint_fast64_t io_in, io_out; /* application bytes, read by the API */
+	/* registry of open connections (srv_api.c) */
+	bool registered;
+	struct srv_conn *reg_prev, *reg_next;
+	bool audit_pending;               /* the journal still holds a durable callback for us */
+	bool audit_written;
+	struct srv_conn *audit_next;      /* worker's queue of durable answers */
 };
 
 /* Record a transcript step at the current time (bounded; extra steps are dropped). */
@@ -88,6 +98,8 @@ void srv_conn_on_io(struct srv_conn *c, uint32_t events);
 void srv_conn_on_timeout(struct srv_conn *c);
 /* The directory pool answered c->job. */
 void srv_conn_on_directory(struct srv_conn *c);
+/* The journal answered for an allowed connection's event (fsync = always). */
+void srv_conn_on_audit(struct srv_conn *c);
 /* Close at once (shutdown). */
 void srv_conn_abort(struct srv_conn *c);
 

@@ -7,6 +7,7 @@
 
 #include "common/cg_log.h"
 #include "common/cg_time.h"
+#include "api/api_journal.h"
 
 static atomic_uint_fast64_t g_next_id = 1;
 
@@ -121,17 +122,33 @@ void srv_event_set_journal(struct api_journal *j)
 	g_journal = j;
 }
 
-uint64_t srv_event_emit(json_t *ev)
+uint64_t srv_event_emit_durable(json_t *ev, void (*durable)(void *arg, bool written), void *arg)
 {
-	uint64_t id = atomic_fetch_add(&g_next_id, 1);
-	if (ev == NULL)
-		return id;
-	json_object_set_new(ev, "id", json_integer((json_int_t)id));
+	uint64_t id;
+	if (ev == NULL) {
+		if (durable != NULL)
+			durable(arg, false);
+		return 0;
+	}
+	if (g_journal != NULL) {
+		json_incref(ev);  /* keep it for the log line: the ring may evict it at once */
+		id = api_journal_record(g_journal, ev, durable, arg);
+	} else {
+		id = atomic_fetch_add(&g_next_id, 1);
+		json_object_set_new(ev, "id", json_integer((json_int_t)id));
+	}
 	char *line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (line != NULL) {
 		cg_log_raw_line(line);
 		free(line);
 	}
 	json_decref(ev);
+	if (g_journal == NULL && durable != NULL)
+		durable(arg, true);
 	return id;
+}
+
+uint64_t srv_event_emit(json_t *ev)
+{
+	return srv_event_emit_durable(ev, NULL, NULL);
 }

@@ -34,8 +34,11 @@ json_t *srv_event_build(const struct srv_event_input *in);
 /* Record ev (the reference is stolen): the journal assigns its id, the log
  * gets one JSON line. Returns the id. Thread-safe. */
 uint64_t srv_event_emit(json_t *ev);
+/* Same, and durable(arg, written) is called once the event is on disk (with
+ * fsync = always and an audit log; else at once, possibly in this thread). */
+uint64_t srv_event_emit_durable(json_t *ev, void (*durable)(void *arg, bool written), void *arg);
 
-/* Where events go besides the log (set once at start-up by main.c). */
+/* Where events go besides the log (set once at start-up, before workers run). */
 struct api_journal;
 void srv_event_set_journal(struct api_journal *j);
 

@@ -13,6 +13,9 @@
 
 #include "common/cg_log.h"
 #include "common/cg_time.h"
+#include "api/api_http.h"
+#include "server/srv_api.h"
+#include "server/srv_event.h"
 #include "server/srv_runtime.h"
 #include "server/srv_worker.h"
 
@@ -20,11 +23,14 @@
 
 static pthread_mutex_t g_reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *g_config_path;
+static struct api_hooks g_hooks;
+static struct api_http *g_http;
 
 enum cg_err srv_serve_reload(uint64_t *generation, struct cg_buf *errors)
 {
 	struct srv_runtime *rt = NULL;
 	pthread_mutex_lock(&g_reload_lock);
+	atomic_store(&srv_api.reloading, true);
 	struct srv_runtime *cur = srv_runtime_current();
 	uint64_t gen = cur != NULL ? cur->generation + 1 : 1;
 	enum cg_err r = srv_runtime_build(g_config_path, gen, &rt, errors);
@@ -37,9 +43,11 @@ enum cg_err srv_serve_reload(uint64_t *generation, struct cg_buf *errors)
 		if (cur != NULL && rt->cfg->dir.present && !cur->cfg->dir.present)
 			cg_warn("reload: a [directory] added by reload needs a restart to start the pool");
 		srv_runtime_install(rt);
+		srv_api.last_reload = time(NULL);
 		*generation = gen;
 	}
 	srv_runtime_unref(cur);
+	atomic_store(&srv_api.reloading, false);
 	pthread_mutex_unlock(&g_reload_lock);
 	return r;
 }
@@ -131,6 +139,37 @@ int srv_serve_main(const char *config_path, const char *pidfile)
 	}
 	if (n_workers > SRV_MAX_WORKERS)
 		n_workers = SRV_MAX_WORKERS;
+	srv_api.pool = shared.pool;
+	srv_api.started_mono_ms = cg_mono_ms();
+	srv_api.last_reload = time(NULL);
+	srv_api.stats = api_stats_create(n_workers);
+	if (srv_api.stats == NULL)
+		goto out;
+	static const enum api_fsync fsync_modes[] = {
+		[SRV_FSYNC_ALWAYS] = API_FSYNC_ALWAYS, [SRV_FSYNC_INTERVAL] = API_FSYNC_INTERVAL,
+		[SRV_FSYNC_NEVER] = API_FSYNC_NEVER,
+	};
+	if (api_journal_create(rt->cfg->events_buffer, rt->cfg->audit_log, fsync_modes[rt->cfg->events_fsync],
+			       &srv_api.journal, err, sizeof(err)) != CG_OK) {
+		cg_err_log("%s: [events] %s", config_path, err);
+		goto out;
+	}
+	srv_event_set_journal(srv_api.journal);
+	if (rt->cfg->has_admin) {
+		const struct srv_addr *a = &rt->cfg->admin_listen;
+		if (rt->cfg->admin_token == NULL && !api_addr_is_loopback(a->host)) {
+			cg_err_log("%s: [admin] listen = %s is not a loopback address: token_file is required",
+				   config_path, a->text);
+			goto out;
+		}
+		srv_api_hooks_init(&g_hooks);
+		if (api_http_start(a->host, a->port, rt->cfg->admin_token, &g_hooks, srv_api.journal, srv_api.stats,
+				   &g_http, err, sizeof(err)) != CG_OK) {
+			cg_err_log("[admin] listen %s: %s", a->text, err);
+			goto out;
+		}
+		cg_info("admin API on %s", a->text);
+	}
 	workers = calloc(n_workers, sizeof(*workers));
 	if (workers == NULL)
 		goto out;
@@ -140,6 +179,8 @@ int srv_serve_main(const char *config_path, const char *pidfile)
 			n_workers = i + 1;
 			goto stop;
 		}
+		workers[i].stats = api_stats_worker(srv_api.stats, i);
+		workers[i].audit_always = rt->cfg->audit_log != NULL && rt->cfg->events_fsync == SRV_FSYNC_ALWAYS;
 	}
 	if (drop_privileges(rt->cfg->user) != CG_OK)
 		goto stop;
@@ -170,6 +211,7 @@ int srv_serve_main(const char *config_path, const char *pidfile)
 			}
 		} else if (sig == SIGUSR1) {
 			cg_info("SIGUSR1: reopening the audit log");
+			api_journal_reopen(srv_api.journal);
 		} else {
 			cg_info("%s: stopping; open connections get %llu ms", sig == SIGTERM ? "SIGTERM" : "SIGINT",
 				(unsigned long long)rt->cfg->shutdown_grace_ms);
@@ -179,6 +221,7 @@ int srv_serve_main(const char *config_path, const char *pidfile)
 	}
 stop:
 	shared.stop_deadline_ms = cg_mono_ms() + rt->cfg->shutdown_grace_ms;
+	atomic_store(&srv_api.stopping, true);
 	atomic_store(&shared.stopping, true);
 	for (unsigned i = 0; i < started; i++)
 		srv_worker_wake(&workers[i]);
@@ -186,11 +229,27 @@ stop:
 		srv_worker_join(&workers[i]);
 	if (shared.pool != NULL)
 		dir_pool_stop(shared.pool);
+	shared.pool = NULL;
+	/* the journal answers pending durable callbacks; workers then free those connections */
+	api_http_stop(g_http);
+	g_http = NULL;
+	srv_event_set_journal(NULL);
+	api_journal_destroy(srv_api.journal);
+	srv_api.journal = NULL;
 	for (unsigned i = 0; i < n_workers; i++)
 		srv_worker_destroy(&workers[i]);
 	if (pidfile != NULL)
 		unlink(pidfile);
 out:
+	api_http_stop(g_http);
+	g_http = NULL;
+	srv_event_set_journal(NULL);
+	api_journal_destroy(srv_api.journal);
+	srv_api.journal = NULL;
+	if (shared.pool != NULL)
+		dir_pool_stop(shared.pool);
+	api_stats_free(srv_api.stats);
+	srv_api.stats = NULL;
 	free(workers);
 	srv_runtime_unref(rt);
 	srv_runtime_install(NULL);

@@ -147,6 +147,17 @@ void srv_worker_timer_set(struct srv_worker *w, struct srv_conn *c, enum srv_tim
 	w->timers_tail[list] = c;
 }
 
+void srv_worker_conn_add(struct srv_worker *w, struct srv_conn *c)
+{
+	c->prev = NULL;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	w->n_conns++;
+	api_stats_conn_open(w->stats);
+}
+
 void srv_worker_conn_gone(struct srv_worker *w, struct srv_conn *c)
 {
 	if (c->prev)
@@ -157,6 +168,7 @@ void srv_worker_conn_gone(struct srv_worker *w, struct srv_conn *c)
 		c->next->prev = c->prev;
 	w->n_conns--;
 	atomic_fetch_sub(&w->shared->active, 1);
+	api_stats_conn_close(w->stats);
 }
 
 void srv_worker_directory_done(struct dir_job *job)
@@ -202,8 +214,8 @@ static void overloaded(struct srv_worker *w, int fd, const char *peer, const cha
 		.wall_us = cg_wall_us(), .peer = peer, .listener = listener,
 		.reason = CG_REASON_OVERLOADED, .detail = "max_connections reached",
 	};
-	(void)w;
 	close(fd);
+	api_stats_handshake(w->stats, CG_REASON_OVERLOADED, 0);
 	srv_event_emit(srv_event_build(&in));
 }
 
@@ -232,16 +244,8 @@ static void on_accept(struct srv_worker *w, struct srv_listener *l)
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		/* listener text lives in the worker, which outlives its connections */
-		struct srv_conn *c = srv_conn_new(w, fd, peer, l->text, w->rt);
-		if (c == NULL) {
-			atomic_fetch_sub(&w->shared->active, 1);
-			continue;
-		}
-		c->next = w->conns;
-		if (w->conns)
-			w->conns->prev = c;
-		w->conns = c;
-		w->n_conns++;
+		/* on failure srv_conn_new has closed fd and given back the slot */
+		(void)srv_conn_new(w, fd, peer, l->text, w->rt);
 	}
 }
 
@@ -252,8 +256,15 @@ static void on_wake(struct srv_worker *w)
 		;
 	pthread_mutex_lock(&w->done_lock);
 	struct dir_job *list = w->done;
+	struct srv_conn *audits = w->audit_done;
 	w->done = NULL;
+	w->audit_done = NULL;
 	pthread_mutex_unlock(&w->done_lock);
+	while (audits != NULL) {
+		struct srv_conn *next = audits->audit_next;
+		srv_conn_on_audit(audits);
+		audits = next;
+	}
 	while (list != NULL) {
 		struct dir_job *next = list->next;
 		srv_conn_on_directory(list->owner);

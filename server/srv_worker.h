@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include "api/api_stats.h"
 #include "common/cg_err.h"
 #include "ldap/dir_pool.h"
 #include "server/srv_conn.h"
@@ -46,6 +47,9 @@ struct srv_worker {
 	struct srv_conn *timers_head[3], *timers_tail[3];
 	pthread_mutex_t done_lock;
 	struct dir_job *done;              /* directory answers handed back by the pool */
+	struct srv_conn *audit_done;       /* durable-event answers handed back by the journal */
+	struct api_stats_worker *stats;    /* this worker's counters */
+	bool audit_always;                 /* fsync = always with an audit log */
 	bool listening;
 };
 
@@ -63,6 +67,9 @@ void srv_worker_destroy(struct srv_worker *w);
 void srv_worker_timer_set(struct srv_worker *w, struct srv_conn *c, enum srv_timer_list list, uint64_t deadline_ms);
 void srv_worker_timer_clear(struct srv_worker *w, struct srv_conn *c);
 void srv_worker_poll(struct srv_worker *w, struct srv_conn *c, uint32_t events);
+/* A connection joins / leaves the worker (counted in active and the stats;
+ * the caller already took its slot in shared->active). */
+void srv_worker_conn_add(struct srv_worker *w, struct srv_conn *c);
 void srv_worker_conn_gone(struct srv_worker *w, struct srv_conn *c);
 /* Pool callback (runs on a pool thread): queue the job for its worker. */
 void srv_worker_directory_done(struct dir_job *job);
