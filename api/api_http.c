@@ -48,7 +48,7 @@ struct api_http {
 
 enum route_id {
 	R_HEALTH, R_STATS, R_EVENTS, R_EVENT_ONE, R_CONNECTIONS, R_IDENTITIES, R_CHECK,
-	R_AUTHZ, R_CACHE, R_CACHE_ONE, R_RELOAD, R_CONFIG, R_METRICS,
+	R_AUTHZ, R_CACHE, R_CACHE_ONE, R_RELOAD, R_CONFIG, R_METRICS, R_DASHBOARD,
 };
 
 enum { M_GET = 1, M_POST = 2, M_DELETE = 4 };
@@ -75,7 +75,32 @@ static const struct route routes[] = {
 	{ "/v1/reload", false, R_RELOAD, M_POST, "POST" },
 	{ "/v1/config", false, R_CONFIG, M_GET, "GET, HEAD" },
 	{ "/metrics", false, R_METRICS, M_GET, "GET, HEAD" },
+	{ "/", false, R_DASHBOARD, M_GET, "GET, HEAD" },
 };
+
+/* GET /: a static page that polls the API from the browser (same origin, so
+ * it works where the API needs no token, or behind a proxy that adds one). */
+static const char dashboard_html[] =
+	"<!doctype html><html><head><meta charset=\"utf-8\"><title>certgate</title>"
+	"<style>body{font:14px sans-serif;margin:2em}table{border-collapse:collapse}"
+	"td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}.denied{color:#b00}</style></head>"
+	"<body><h1>certgate</h1><p id=\"h\"></p><p id=\"s\"></p><table><thead><tr><th>id</th><th>time</th>"
+	"<th>peer</th><th>outcome</th><th>reason</th><th>subject</th><th>entry</th></tr></thead>"
+	"<tbody id=\"e\"></tbody></table><script>"
+	"function t(x){return x==null?'':String(x)}"
+	"function cell(r,v){var d=document.createElement('td');d.textContent=t(v);r.appendChild(d)}"
+	"async function j(u){var r=await fetch(u);return r.json()}"
+	"async function tick(){try{var h=await j('/v1/health');"
+	"document.getElementById('h').textContent='status: '+t(h.status)+' ('+t(h.message)+'), version '+t(h.version);"
+	"var s=await j('/v1/stats');document.getElementById('s').textContent='active connections: '+"
+	"t(s.connections&&s.connections.active)+', allowed: '+t(s.handshakes&&s.handshakes.allowed)+"
+	"', denied: '+t(s.handshakes&&s.handshakes.denied);"
+	"var e=await j('/v1/events?limit=50'),b=document.getElementById('e');b.textContent='';"
+	"(e.events||[]).forEach(function(v){var r=document.createElement('tr');r.className=v.outcome;"
+	"cell(r,v.id);cell(r,v.time);cell(r,v.peer);cell(r,v.outcome);cell(r,v.reason);"
+	"cell(r,v.cert&&v.cert.subject);cell(r,v.directory&&v.directory.entry);b.appendChild(r)})}"
+	"catch(x){document.getElementById('h').textContent='API unreachable: '+x}}"
+	"tick();setInterval(tick,5000);</script></body></html>\n";
 
 /* Per-request state, freed in on_completed. */
 struct req {
@@ -549,6 +574,18 @@ static enum MHD_Result h_stats(struct api_http *h, struct MHD_Connection *c)
 	return send_json(c, MHD_HTTP_OK, api_stats_json(h->stats, h->journal));
 }
 
+static enum MHD_Result h_dashboard(struct MHD_Connection *c)
+{
+	static const char *const names[] = { NULL };
+	struct params p;
+	if (!get_params(c, &p, names))
+		return bad_request(c, p.msg);
+	char *page = strdup(dashboard_html);
+	if (page == NULL)
+		return MHD_NO;
+	return send_buf(c, MHD_HTTP_OK, page, strlen(page), "text/html; charset=utf-8", NULL, 0);
+}
+
 static enum MHD_Result dispatch(struct api_http *h, struct MHD_Connection *c, struct req *rq, const char *url)
 {
 	const char *rest = url + strlen(rq->route->path);
@@ -566,6 +603,7 @@ static enum MHD_Result dispatch(struct api_http *h, struct MHD_Connection *c, st
 	case R_RELOAD:          return h_reload(h, c);
 	case R_CONFIG:          return h_simple(c, h->hooks.config, h->hooks.ctx);
 	case R_METRICS:         return h_metrics(h, c);
+	case R_DASHBOARD:       return h_dashboard(c);
 	}
 	return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such path");
 }

@@ -353,6 +353,11 @@ START_TEST(routes_and_statuses)
 	expect("GET", "/v1/identities?expiring=soon", 400, "bad_request");
 	expect("GET", "/v1/identities?expiring=-1d", 400, "bad_request");
 
+	get("/", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(header(&r, "Content-Type"), "text/html; charset=utf-8");
+	ck_assert_ptr_nonnull(strstr(r.body, "/v1/events"));
+	resp_free(&r);
 	expect("GET", "/nope", 404, "not_found");
 	expect("GET", "/v1", 404, "not_found");
 	expect("GET", "/v1/events/", 404, "not_found");
