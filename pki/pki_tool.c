@@ -147,7 +147,7 @@ static bool load_crt(const char *path, gnutls_x509_crt_t *out)
 	gnutls_x509_crt_t c = NULL;
 	int rc = gnutls_load_file(path, &d);
 	if (rc < 0) {
-		say("%s: cannot read: %s", path, gnutls_strerror(rc));
+		say("%s: cannot read: %s", path, access(path, R_OK) != 0 ? strerror(errno) : gnutls_strerror(rc));
 		return false;
 	}
 	if ((rc = gnutls_x509_crt_init(&c)) < 0 || (rc = gnutls_x509_crt_import(c, &d, GNUTLS_X509_FMT_PEM)) < 0) {
@@ -168,7 +168,7 @@ static bool load_key(const char *path, gnutls_x509_privkey_t *out)
 	gnutls_x509_privkey_t k = NULL;
 	int rc = gnutls_load_file(path, &d);
 	if (rc < 0) {
-		say("%s: cannot read: %s", path, gnutls_strerror(rc));
+		say("%s: cannot read: %s", path, access(path, R_OK) != 0 ? strerror(errno) : gnutls_strerror(rc));
 		return false;
 	}
 	if ((rc = gnutls_x509_privkey_init(&k)) < 0 ||

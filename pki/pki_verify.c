@@ -210,10 +210,22 @@ void pki_verify_chain(const struct pki_trust *trust, const gnutls_datum_t *chain
 		verdict(v, CG_REASON_UNTRUSTED_ISSUER, "chain verification failed: %s", gnutls_strerror(rc));
 		goto out;
 	}
-	if (now != 0)
+	if (now != 0) {
 		status |= time_status(crts, n, now);
-	else
+	} else {
 		now = time(NULL);
+		if (status & (GNUTLS_CERT_EXPIRED | GNUTLS_CERT_NOT_ACTIVATED)) {
+			/* GnuTLS stops at a date failure and never looks at the CRLs or
+			 * the purpose: ask again without dates so that a revoked (or
+			 * forged) certificate is reported as such even when it expired */
+			unsigned st2 = 0;
+			rc = gnutls_x509_trust_list_verify_crt2(trust->list, crts, n,
+					policy->eku_oid != NULL ? &vd : NULL, policy->eku_oid != NULL ? 1 : 0,
+					flags | GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &st2, NULL);
+			if (rc >= 0)
+				status |= st2;
+		}
+	}
 	if (status != 0) {
 		map_status(status, crts, n, now, policy, v);
 		goto out;
