@@ -243,7 +243,8 @@ cg_mark() { CG_MARKS[$1]=$(cg_events "$1" | wc -l); }
 _cg_new_events() { cg_events "$1" | tail -n +"$((${CG_MARKS[$1]:-0} + 1))"; }
 
 # cg_next_event NAME [TIMEOUT_S]: waits (default 10 s) for the first event after the mark,
-# prints it and moves the mark past it. Returns 1 when none comes.
+# prints it and moves the mark past it (only when not run in a subshell: in `ev=$(...)` the
+# move is lost, so call cg_mark before each client). Returns 1 when none comes.
 cg_next_event() {
 	local name=$1 limit=${2:-10} i ev
 	for ((i = 0; i < limit * 10; i++)); do

@@ -2,7 +2,8 @@
 # tls_deny.t: clients that must not get in. Each is denied with the right reason in the
 # event, and the client never sees the identity JSON: no certificate, unknown CA, expired,
 # not yet valid, revoked by CRL, serverAuth-only EKU, a chain deeper than max_chain_depth,
-# a TLS 1.1-only client and a client that offers only RSA key transport.
+# a TLS 1.1-only client, a client that offers only RSA key transport, and client-initiated
+# renegotiation.
 . "$(dirname "$0")/lib.sh"
 
 pki=$CG_TMP/pki
@@ -142,5 +143,14 @@ unlike "$(jqr "$EV" '.tls.version // "absent"')" 'TLS1\.[23]' \
 cg_mark gate
 out=$(cg_gnutls_cli "$port" "$pki" alice --priority "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+RSA"); st=$?
 denied "RSA key exchange-only client" handshake_failed "$st" "$out"
+
+# Client-initiated renegotiation (TLS 1.2) is refused; the identity is never handed out on
+# a connection that tried it.
+cg_mark gate
+out=$(cg_gnutls_cli "$port" "$pki" alice --priority "NORMAL:-VERS-ALL:+VERS-TLS1.2" --rehandshake)
+like "$out" 'ReHandshake has failed' "TLS1.2 client-initiated renegotiation is refused"
+like "$out" 'No renegotiation is allowed|alert' "renegotiation: the client gets an alert"
+unlike "$(cg_body "$out")" '"allowed"' "renegotiation: the client gets no identity JSON"
+ok "certgate still runs after a renegotiation attempt" kill -0 "$(cg_pid gate)"
 
 cg_finish
