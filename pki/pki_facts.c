@@ -198,12 +198,9 @@ static enum cg_err dn_string(gnutls_x509_crt_t crt, bool issuer, unsigned flags,
  * RDN first), decoded to UTF-8; undecodable values leave the field NULL. */
 static enum cg_err subject_attrs(gnutls_x509_crt_t crt, struct pki_facts *f)
 {
-	static const struct { const char *oid; size_t off; } map[] = {
-		{ OID_CN, offsetof(struct pki_facts, cn) },
-		{ OID_UID, offsetof(struct pki_facts, uid) },
-		{ OID_EMAIL, offsetof(struct pki_facts, email) },
-		{ OID_O, offsetof(struct pki_facts, o) },
-		{ OID_OU, offsetof(struct pki_facts, ou) },
+	const struct { const char *oid; char **field; } map[] = {
+		{ OID_CN, &f->cn }, { OID_UID, &f->uid }, { OID_EMAIL, &f->email },
+		{ OID_O, &f->o }, { OID_OU, &f->ou },
 	};
 	bool seen[sizeof(map) / sizeof(map[0])] = { false };
 	gnutls_x509_dn_t dn;
@@ -226,8 +223,7 @@ static enum cg_err subject_attrs(gnutls_x509_crt_t crt, struct pki_facts *f)
 					continue;
 				/* the first value decides, even when it is unusable */
 				seen[k] = true;
-				*(char **)((char *)f + map[k].off) =
-					value_to_utf8(ava.value_tag, ava.value.data, ava.value.size);
+				*map[k].field = value_to_utf8(ava.value_tag, ava.value.data, ava.value.size);
 			}
 		}
 	}
@@ -287,7 +283,7 @@ static enum cg_err sans(gnutls_x509_crt_t crt, struct pki_facts *f)
 		case GNUTLS_SAN_RFC822NAME: l = &f->san_email; s = text_copy(v.data, v.size); break;
 		case GNUTLS_SAN_DNSNAME:    l = &f->san_dns; s = text_copy(v.data, v.size); break;
 		case GNUTLS_SAN_URI:        l = &f->san_uri; s = text_copy(v.data, v.size); break;
-		case GNUTLS_SAN_OTHERNAME:
+		case GNUTLS_SAN_OTHERNAME: {
 			size_t olen = oid.size;
 			if (olen > 0 && oid.data[olen - 1] == '\0')
 				olen--;
@@ -296,6 +292,7 @@ static enum cg_err sans(gnutls_x509_crt_t crt, struct pki_facts *f)
 				s = upn_text(&v);
 			}
 			break;
+		}
 		default:
 			break;
 		}
