@@ -26,7 +26,7 @@ struct parse_ctx {
 	char section[128];
 	unsigned seen_server, seen_pki;
 	/* lines of file-valued keys, for errors found after parsing */
-	unsigned line_cert, line_key, line_hmac, line_token, line_audit;
+	unsigned line_cert, line_key, line_hmac, line_token, line_audit, line_backend;
 	unsigned line_ca[SRV_MAX_PATHS], line_crl[SRV_MAX_PATHS];
 	/* keys given once only */
 	char seen[64][48];
@@ -176,6 +176,7 @@ static void server_key(struct parse_ctx *p, const char *k, const char *v)
 	} else if (strcmp(k, "shutdown_grace") == 0) {
 		set_duration(p, k, v, &c->shutdown_grace_ms);
 	} else if (strcmp(k, "backend") == 0) {
+		p->line_backend = p->line;
 		c->has_backend = set_addr(p, k, v, &c->backend);
 	} else if (strcmp(k, "backend_proxy_protocol") == 0) {
 		if (strcmp(v, "off") == 0)
@@ -436,6 +437,9 @@ static void validate(struct parse_ctx *p)
 		check_file(p, p->line_ca[i], "[pki] ca", c->ca[i]);
 	for (size_t i = 0; i < c->n_crl; i++)
 		check_file(p, p->line_crl[i], "[pki] crl", c->crl[i]);
+	if (c->has_backend)  /* never fall back silently to the identity responder */
+		add_error(p, p->line_backend, "[server] backend: the backend relay is not built yet; remove the key to use "
+			  "the built-in identity responder");
 	if (c->backend_send_cert && c->backend_proxy != SRV_PROXY_V2)
 		add_error(p, p->line, "[server] backend_send_cert: needs backend_proxy_protocol = v2");
 	if (c->backend_hmac_key_file != NULL && c->backend_proxy != SRV_PROXY_V2)

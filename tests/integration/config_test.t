@@ -92,6 +92,11 @@ f=$cfg/bad-eku.conf
 good_conf | sed '12s|.*|require_eku = sometimes|' >"$f"
 expect_error "bad require_eku" "$f" 12 'require_eku|sometimes'
 
+# The backend relay is not built: a configured backend must not silently become the responder.
+f=$cfg/backend.conf
+good_conf | sed "7a backend = 127.0.0.1:8080" >"$f"
+expect_error "backend (relay not built yet)" "$f" 8 'backend.*not built'
+
 # Relative paths are resolved against the configuration file's directory, not the cwd:
 # config-test runs from /, the file names pki/... relative to $cfg.
 f=$cfg/relative.conf
