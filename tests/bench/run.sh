@@ -339,6 +339,8 @@ if ((${#missing[@]} > 0)); then
 	fi
 fi
 
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
 # one PKI for every server: ECDSA P-256 keys (certgate pki's default), checked below
 "$CERTGATE" pki init "$T/pki" >/dev/null || die "certgate pki init failed"
 "$CERTGATE" pki issue "$T/pki" bench --uid bench >/dev/null || die "certgate pki issue failed"
@@ -376,6 +378,7 @@ ver() { "$@" 2>&1 | head -n1; }
 {
 	echo "certgate bench: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 	echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)), $(uname -sr)"
+	echo "load average (1/5/15 min): $LOAD_START at start, $(cut -d' ' -f1-3 /proc/loadavg) at end"
 	echo "libraries: GnuTLS $(pkg-config --modversion gnutls 2>/dev/null || echo '?'), $(ver openssl version)"
 	echo "servers: certgate $(ver "$CERTGATE" version | sed 's/^certgate //'); $(ver nginx -v | sed 's/^nginx version: //');" \
 		"$(command -v haproxy >/dev/null && ver haproxy -v | sed 's/ - .*//' || echo 'haproxy -');" \
