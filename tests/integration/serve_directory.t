@@ -202,6 +202,26 @@ for name in evilnul evilstar evilbs; do
 	is "$(jqr "$EV" .reason)" no_entry "CN $name: reason no_entry"
 done
 
+# a resumed TLS session is checked again: bob resumes after his certificate left his entry
+sess=$CG_TMP/bob.session
+cg_mark main
+out=$(cg_s_client "$main_port" "$pki" bob -sess_out "$sess")
+ev=$(cg_next_event main 15)
+is "$(jqr "$ev" .reason)/$(jqr "$ev" .tls.resumed)" "ok/false" "bob: a full handshake is allowed"
+ok "bob: the client kept a session to resume" [ -s "$sess" ]
+slapd_modify >/dev/null <<EOF
+dn: uid=bob,$base
+changetype: modify
+delete: userCertificate;binary
+userCertificate;binary:: $(der_b64 bob)
+EOF
+cg_mark main
+out=$(cg_s_client "$main_port" "$pki" bob -sess_in "$sess")
+ev=$(cg_next_event main 15)
+is "$(jqr "$ev" .tls.resumed)" true "bob: the second connection resumed the session"
+is "$(jqr "$ev" .reason)" cert_not_in_entry "bob: the resumed session is denied once the certificate is gone"
+is "$(cg_body "$out")" "" "bob: no identity on the resumed connection"
+
 # a second gateway that requires group membership
 grp_port=$(gate_conf grp "$SLAPD_URI" "require_group = cn=staff,ou=groups,dc=example,dc=org")
 cg_start grp "$CG_TMP/grp.conf" || bail_out "certgate (require_group) did not start"
