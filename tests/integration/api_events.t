@@ -148,11 +148,23 @@ scenario no_entry2 zed no_entry "$full directory_checked"
 scenario allowed2 alice ok "$full directory_checked"
 scenario soon soon ok "$full directory_checked"
 
+# with SNI (the name resolved to 127.0.0.1 by curl itself: no other address is used)
+cg_mark gate
+timeout 20 curl -sS --max-time 15 --resolve "localhost:$port:127.0.0.1" --cacert "$pki/ca.pem" \
+	--cert "$pki/alice.pem" --key "$pki/alice.key" "https://localhost:$port/" >/dev/null 2>&1
+EV_OF[sni]=$(cg_next_event gate 15) || EV_OF[sni]=
+is "$(jqr "${EV_OF[sni]}" '.reason + "/" + .tls.sni')" ok/localhost "sni: the event names the SNI localhost"
+api GET "/v1/events/$(jqr "${EV_OF[sni]}" .id)" >/dev/null
+is "$(jq -S . "$CG_TMP/api.body" 2>&1)" "$(jq -S . <<<"${EV_OF[sni]}" 2>&1)" \
+	"sni: the event read through the API equals the log line"
+
 if $have_schema_tools; then
 	api GET "/v1/events/$(jqr "${EV_OF[allowed]}" .id)" >/dev/null
 	schema_ok "schema: an allowed event (GET /v1/events/ID) matches Event" "/v1/events/{id}" get 200
 	api GET "/v1/events/$(jqr "${EV_OF[no_client_cert]}" .id)" >/dev/null
 	schema_ok "schema: a no_client_cert event matches Event" "/v1/events/{id}" get 200
+	api GET "/v1/events/$(jqr "${EV_OF[sni]}" .id)" >/dev/null
+	schema_ok "schema: an event with tls.sni matches Event" "/v1/events/{id}" get 200
 fi
 
 all_log=$(cg_events gate)
@@ -334,7 +346,7 @@ for c in alice forged-alice zed expired soon; do
 		<<<"$ids_all"
 done
 is "$(jq -r --arg h "$(sha "$pki/alice.pem")" '.identities[] | select(.sha256 == $h) | "\(.allowed)/\(.entry)"' \
-	<<<"$ids_all")" "3/uid=alice,$base" "identities: alice allowed 3 times (2 + the held connection), her entry"
+	<<<"$ids_all")" "4/uid=alice,$base" "identities: alice allowed 4 times (2, SNI, the held connection), her entry"
 is "$(jq -r --arg h "$(sha "$pki/zed.pem")" '.identities[] | select(.sha256 == $h) | "\(.allowed)/\(.denied)"' \
 	<<<"$ids_all")" "0/2" "identities: zed denied twice"
 st=$(api GET "/v1/identities?expiring=30d")
