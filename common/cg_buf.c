@@ -89,6 +89,16 @@ char *cg_buf_steal(struct cg_buf *b)
 	return p;
 }
 
+void cg_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
 char *cg_hex_encode(const uint8_t *p, size_t n, char *out)
 {
 	static const char hex[] = "0123456789abcdef";

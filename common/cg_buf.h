@@ -23,6 +23,9 @@ CG_MUST_CHECK enum cg_err cg_buf_printf(struct cg_buf *b, const char *fmt, ...) 
 /* Hand the data to the caller (free with free()); the buffer is reset. */
 char *cg_buf_steal(struct cg_buf *b);
 
+/* printf into a caller's error buffer (err may be NULL or errlen 0: nothing is written). */
+void cg_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Lower-case hex of n bytes into out (2n+1 bytes). Returns out. */
 char *cg_hex_encode(const uint8_t *p, size_t n, char *out);
 /* Constant-time comparison of two equally long byte strings; 0 when equal. */

@@ -48,17 +48,6 @@ static const char *const dir_rule_key_names[DIR_RKEY__COUNT] = {
 	"priority", "match", "anchor", "base", "scope", "filter", "dn",
 };
 
-static void dir_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void dir_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Replace *slot with a copy of s. */
 static enum cg_err dir_set_str(char **slot, const char *s)
 {
@@ -162,18 +151,18 @@ static enum cg_err dir_parse_uris(struct dir_config *c, const char *value, char 
 	for (tok = strtok_r(copy, " \t", &save); tok != NULL; tok = strtok_r(NULL, " \t", &save)) {
 		LDAPURLDesc *lud = NULL;
 		if (n == DIR_MAX_URIS) {
-			dir_errf(err, errlen, "[directory] uri: more than %d URIs", DIR_MAX_URIS);
+			cg_errf(err, errlen, "[directory] uri: more than %d URIs", DIR_MAX_URIS);
 			r = CG_ERR_ARG;
 			goto out;
 		}
 		if (strncasecmp(tok, "ldap://", 7) != 0 && strncasecmp(tok, "ldaps://", 8) != 0 &&
 		    strncasecmp(tok, "ldapi://", 8) != 0) {
-			dir_errf(err, errlen, "[directory] uri: '%s' is not an ldap://, ldaps:// or ldapi:// URI", tok);
+			cg_errf(err, errlen, "[directory] uri: '%s' is not an ldap://, ldaps:// or ldapi:// URI", tok);
 			r = CG_ERR_ARG;
 			goto out;
 		}
 		if (ldap_url_parse(tok, &lud) != LDAP_URL_SUCCESS) {
-			dir_errf(err, errlen, "[directory] uri: cannot parse '%s'", tok);
+			cg_errf(err, errlen, "[directory] uri: cannot parse '%s'", tok);
 			r = CG_ERR_ARG;
 			goto out;
 		}
@@ -184,7 +173,7 @@ static enum cg_err dir_parse_uris(struct dir_config *c, const char *value, char 
 		n++;
 	}
 	if (n == 0) {
-		dir_errf(err, errlen, "[directory] uri: empty");
+		cg_errf(err, errlen, "[directory] uri: empty");
 		r = CG_ERR_ARG;
 		goto out;
 	}
@@ -229,7 +218,7 @@ static enum cg_err dir_set_directory_key(struct dir_config *c, const char *key, 
 	if (k == DIR_KEY__COUNT)
 		return CG_ERR_NOTFOUND;
 	if (c->key_line[k] != 0) {
-		dir_errf(err, errlen, "[directory] %s: given twice (first on line %u)", key, c->key_line[k]);
+		cg_errf(err, errlen, "[directory] %s: given twice (first on line %u)", key, c->key_line[k]);
 		return CG_ERR_ARG;
 	}
 	switch ((enum dir_key)k) {
@@ -238,7 +227,7 @@ static enum cg_err dir_set_directory_key(struct dir_config *c, const char *key, 
 		break;
 	case DIR_KEY_STARTTLS:
 		if (cg_parse_bool(value, &b) != CG_OK) {
-			dir_errf(err, errlen, "[directory] starttls: '%s' is not on or off", value);
+			cg_errf(err, errlen, "[directory] starttls: '%s' is not on or off", value);
 			return CG_ERR_ARG;
 		}
 		c->starttls = b;
@@ -247,7 +236,7 @@ static enum cg_err dir_set_directory_key(struct dir_config *c, const char *key, 
 	case DIR_KEY_BIND_PASSWORD_FILE: {
 		char *p = NULL;
 		if (value[0] == '\0') {
-			dir_errf(err, errlen, "[directory] %s: empty file name", key);
+			cg_errf(err, errlen, "[directory] %s: empty file name", key);
 			return CG_ERR_ARG;
 		}
 		CG_GUARD(dir_resolve_path(c, value, &p));
@@ -258,14 +247,14 @@ static enum cg_err dir_set_directory_key(struct dir_config *c, const char *key, 
 	}
 	case DIR_KEY_BIND_DN:
 		if (!dir_valid_dn(value)) {
-			dir_errf(err, errlen, "[directory] bind_dn: '%s' is not a valid DN", value);
+			cg_errf(err, errlen, "[directory] bind_dn: '%s' is not a valid DN", value);
 			return CG_ERR_ARG;
 		}
 		CG_GUARD(dir_set_str(&c->bind_dn, value));
 		break;
 	case DIR_KEY_TIMEOUT:
 		if (cg_parse_duration_ms(value, &u) != CG_OK || u < 10 || u > 600000) {
-			dir_errf(err, errlen, "[directory] timeout: '%s' is not a duration between 10ms and 10m",
+			cg_errf(err, errlen, "[directory] timeout: '%s' is not a duration between 10ms and 10m",
 				 value);
 			return CG_ERR_ARG;
 		}
@@ -273,14 +262,14 @@ static enum cg_err dir_set_directory_key(struct dir_config *c, const char *key, 
 		break;
 	case DIR_KEY_POOL_SIZE:
 		if (cg_parse_uint(value, 1, 256, &u) != CG_OK) {
-			dir_errf(err, errlen, "[directory] pool_size: '%s' is not a number from 1 to 256", value);
+			cg_errf(err, errlen, "[directory] pool_size: '%s' is not a number from 1 to 256", value);
 			return CG_ERR_ARG;
 		}
 		c->pool_size = (unsigned)u;
 		break;
 	case DIR_KEY_CERT_ATTRIBUTE:
 		if (!dir_valid_attr_name(value)) {
-			dir_errf(err, errlen,
+			cg_errf(err, errlen,
 				 "[directory] cert_attribute: '%s' is not an attribute name (no options such as ;binary)",
 				 value);
 			return CG_ERR_ARG;
@@ -295,13 +284,13 @@ static enum cg_err dir_set_directory_key(struct dir_config *c, const char *key, 
 		} else if (strcmp(value, "never") == 0) {
 			c->verify = DIR_VERIFY_NEVER;
 		} else {
-			dir_errf(err, errlen, "[directory] verify: '%s' is not always, ifpresent or never", value);
+			cg_errf(err, errlen, "[directory] verify: '%s' is not always, ifpresent or never", value);
 			return CG_ERR_ARG;
 		}
 		break;
 	case DIR_KEY_DENY_FILTER:
 		if (!dir_valid_filter_shape(value) || strlen(value) > DIR_MAX_VALUE) {
-			dir_errf(err, errlen, "[directory] deny_filter: '%s' is not an LDAP filter in parentheses",
+			cg_errf(err, errlen, "[directory] deny_filter: '%s' is not an LDAP filter in parentheses",
 				 value);
 			return CG_ERR_ARG;
 		}
@@ -309,7 +298,7 @@ static enum cg_err dir_set_directory_key(struct dir_config *c, const char *key, 
 		break;
 	case DIR_KEY_REQUIRE_GROUP:
 		if (!dir_valid_dn(value)) {
-			dir_errf(err, errlen, "[directory] require_group: '%s' is not a valid DN", value);
+			cg_errf(err, errlen, "[directory] require_group: '%s' is not a valid DN", value);
 			return CG_ERR_ARG;
 		}
 		CG_GUARD(dir_set_str(&c->require_group, value));
@@ -320,13 +309,13 @@ static enum cg_err dir_set_directory_key(struct dir_config *c, const char *key, 
 		} else if (strcmp(value, "stale") == 0) {
 			c->on_unavailable_stale = true;
 		} else {
-			dir_errf(err, errlen, "[directory] on_unavailable: '%s' is not deny or stale", value);
+			cg_errf(err, errlen, "[directory] on_unavailable: '%s' is not deny or stale", value);
 			return CG_ERR_ARG;
 		}
 		break;
 	case DIR_KEY_RECHECK_INTERVAL:
 		if (cg_parse_duration_ms(value, &u) != CG_OK) {
-			dir_errf(err, errlen, "[directory] recheck_interval: '%s' is not a duration", value);
+			cg_errf(err, errlen, "[directory] recheck_interval: '%s' is not a duration", value);
 			return CG_ERR_ARG;
 		}
 		c->recheck_interval_ms = u;
@@ -350,12 +339,12 @@ static enum cg_err dir_rule_get(struct dir_config *c, const char *name, unsigned
 		}
 	}
 	if (!dir_valid_rule_name(name)) {
-		dir_errf(err, errlen, "[map:%s] the rule name must be 1 to 64 letters, digits, '-', '_' or '.'",
+		cg_errf(err, errlen, "[map:%s] the rule name must be 1 to 64 letters, digits, '-', '_' or '.'",
 			 name);
 		return CG_ERR_ARG;
 	}
 	if (c->n_rules == DIR_MAX_RULES) {
-		dir_errf(err, errlen, "[map:%s] more than %d rules", name, DIR_MAX_RULES);
+		cg_errf(err, errlen, "[map:%s] more than %d rules", name, DIR_MAX_RULES);
 		return CG_ERR_ARG;
 	}
 	rules = realloc(c->rules, (c->n_rules + 1) * sizeof(*rules));
@@ -385,17 +374,17 @@ static enum cg_err dir_set_rule_key(struct dir_rule *rule, const char *key, cons
 	if (k == DIR_RKEY__COUNT)
 		return CG_ERR_NOTFOUND;
 	if (rule->keys_seen & (1u << k)) {
-		dir_errf(err, errlen, "[map:%s] %s: given twice", rule->name, key);
+		cg_errf(err, errlen, "[map:%s] %s: given twice", rule->name, key);
 		return CG_ERR_ARG;
 	}
 	if (strlen(value) > DIR_MAX_VALUE) {
-		dir_errf(err, errlen, "[map:%s] %s: longer than %d bytes", rule->name, key, DIR_MAX_VALUE);
+		cg_errf(err, errlen, "[map:%s] %s: longer than %d bytes", rule->name, key, DIR_MAX_VALUE);
 		return CG_ERR_ARG;
 	}
 	switch ((enum dir_rule_key)k) {
 	case DIR_RKEY_PRIORITY:
 		if (cg_parse_uint(value, 0, 1000000, &u) != CG_OK) {
-			dir_errf(err, errlen, "[map:%s] priority: '%s' is not a number from 0 to 1000000",
+			cg_errf(err, errlen, "[map:%s] priority: '%s' is not a number from 0 to 1000000",
 				 rule->name, value);
 			return CG_ERR_ARG;
 		}
@@ -404,7 +393,7 @@ static enum cg_err dir_set_rule_key(struct dir_rule *rule, const char *key, cons
 	case DIR_RKEY_MATCH: {
 		struct dir_match *m = NULL;
 		if (dir_match_compile(value, &m, why, sizeof(why)) != CG_OK) {
-			dir_errf(err, errlen, "[map:%s] match: %s", rule->name, why);
+			cg_errf(err, errlen, "[map:%s] match: %s", rule->name, why);
 			return CG_ERR_ARG;
 		}
 		char *text = strdup(value);
@@ -422,7 +411,7 @@ static enum cg_err dir_set_rule_key(struct dir_rule *rule, const char *key, cons
 		for (size_t i = 7; ok && i < n; i++)
 			ok = isxdigit((unsigned char)value[i]) != 0;
 		if (!ok) {
-			dir_errf(err, errlen, "[map:%s] anchor: '%s' is not sha256: followed by 64 hex digits",
+			cg_errf(err, errlen, "[map:%s] anchor: '%s' is not sha256: followed by 64 hex digits",
 				 rule->name, value);
 			return CG_ERR_ARG;
 		}
@@ -433,7 +422,7 @@ static enum cg_err dir_set_rule_key(struct dir_rule *rule, const char *key, cons
 	}
 	case DIR_RKEY_BASE:
 		if (!dir_valid_dn(value)) {
-			dir_errf(err, errlen, "[map:%s] base: '%s' is not a valid DN", rule->name, value);
+			cg_errf(err, errlen, "[map:%s] base: '%s' is not a valid DN", rule->name, value);
 			return CG_ERR_ARG;
 		}
 		CG_GUARD(dir_set_str(&rule->base, value));
@@ -446,17 +435,17 @@ static enum cg_err dir_set_rule_key(struct dir_rule *rule, const char *key, cons
 		} else if (strcmp(value, "sub") == 0) {
 			rule->scope = DIR_SCOPE_SUB;
 		} else {
-			dir_errf(err, errlen, "[map:%s] scope: '%s' is not base, one or sub", rule->name, value);
+			cg_errf(err, errlen, "[map:%s] scope: '%s' is not base, one or sub", rule->name, value);
 			return CG_ERR_ARG;
 		}
 		break;
 	case DIR_RKEY_FILTER:
 		if (dir_template_validate(value, why, sizeof(why)) != CG_OK) {
-			dir_errf(err, errlen, "[map:%s] filter: %s", rule->name, why);
+			cg_errf(err, errlen, "[map:%s] filter: %s", rule->name, why);
 			return CG_ERR_ARG;
 		}
 		if (!dir_valid_filter_shape(value)) {
-			dir_errf(err, errlen, "[map:%s] filter: '%s' is not an LDAP filter in parentheses",
+			cg_errf(err, errlen, "[map:%s] filter: '%s' is not an LDAP filter in parentheses",
 				 rule->name, value);
 			return CG_ERR_ARG;
 		}
@@ -464,11 +453,11 @@ static enum cg_err dir_set_rule_key(struct dir_rule *rule, const char *key, cons
 		break;
 	case DIR_RKEY_DN:
 		if (dir_template_validate(value, why, sizeof(why)) != CG_OK) {
-			dir_errf(err, errlen, "[map:%s] dn: %s", rule->name, why);
+			cg_errf(err, errlen, "[map:%s] dn: %s", rule->name, why);
 			return CG_ERR_ARG;
 		}
 		if (value[0] == '\0') {
-			dir_errf(err, errlen, "[map:%s] dn: empty", rule->name);
+			cg_errf(err, errlen, "[map:%s] dn: empty", rule->name);
 			return CG_ERR_ARG;
 		}
 		CG_GUARD(dir_set_str(&rule->dn, value));
@@ -525,10 +514,10 @@ static enum cg_err dir_read_password(struct dir_config *c, const char *file, cha
 	r = cg_read_file(c->bind_password_file, DIR_PASSWORD_MAX + 2, &pw, &len);
 	if (r != CG_OK) {
 		if (r == CG_ERR_RANGE)
-			dir_errf(err, errlen, "%s:%u: [directory] bind_password_file: %s is larger than %d bytes",
+			cg_errf(err, errlen, "%s:%u: [directory] bind_password_file: %s is larger than %d bytes",
 				 file, line, c->bind_password_file, DIR_PASSWORD_MAX);
 		else
-			dir_errf(err, errlen, "%s:%u: [directory] bind_password_file: cannot read %s: %s",
+			cg_errf(err, errlen, "%s:%u: [directory] bind_password_file: cannot read %s: %s",
 				 file, line, c->bind_password_file, strerror(errno));
 		return CG_ERR_CONFIG;
 	}
@@ -538,12 +527,12 @@ static enum cg_err dir_read_password(struct dir_config *c, const char *file, cha
 		pw[--len] = '\0';
 	r = CG_ERR_CONFIG;
 	if (len > DIR_PASSWORD_MAX) {
-		dir_errf(err, errlen, "%s:%u: [directory] bind_password_file: %s is larger than %d bytes",
+		cg_errf(err, errlen, "%s:%u: [directory] bind_password_file: %s is larger than %d bytes",
 			 file, line, c->bind_password_file, DIR_PASSWORD_MAX);
 		goto out;
 	}
 	if (len == 0 || memchr(pw, '\0', len) != NULL || memchr(pw, '\n', len) != NULL) {
-		dir_errf(err, errlen, "%s:%u: [directory] bind_password_file: %s must hold one non-empty line",
+		cg_errf(err, errlen, "%s:%u: [directory] bind_password_file: %s must hold one non-empty line",
 			 file, line, c->bind_password_file);
 		goto out;
 	}
@@ -574,7 +563,7 @@ static enum cg_err dir_finish_rule(const struct dir_rule *rule, const char *file
 		where = "scope applies only to filter rules";
 	else
 		return CG_OK;
-	dir_errf(err, errlen, "%s:%u: [map:%s] %s", file, rule->line, rule->name, where);
+	cg_errf(err, errlen, "%s:%u: [map:%s] %s", file, rule->line, rule->name, where);
 	return CG_ERR_CONFIG;
 }
 
@@ -586,32 +575,32 @@ CG_MUST_CHECK enum cg_err dir_config_finish(struct dir_config *c, const char *fi
 		file = "(config)";
 	if (!c->present) {
 		if (c->n_rules > 0) {
-			dir_errf(err, errlen, "%s:%u: [map:%s] mapping rules need a [directory] section",
+			cg_errf(err, errlen, "%s:%u: [map:%s] mapping rules need a [directory] section",
 				 file, c->rules[0].line, c->rules[0].name);
 			return CG_ERR_CONFIG;
 		}
 		return CG_OK;
 	}
 	if (c->n_uris == 0) {
-		dir_errf(err, errlen, "%s:%u: [directory] uri is required", file, sline);
+		cg_errf(err, errlen, "%s:%u: [directory] uri is required", file, sline);
 		return CG_ERR_CONFIG;
 	}
 	if (c->starttls) {
 		for (size_t i = 0; i < c->n_uris; i++) {
 			if (strncasecmp(c->uris[i], "ldaps://", 8) == 0) {
-				dir_errf(err, errlen, "%s:%u: [directory] starttls = on with the ldaps:// URI %s",
+				cg_errf(err, errlen, "%s:%u: [directory] starttls = on with the ldaps:// URI %s",
 					 file, c->key_line[DIR_KEY_STARTTLS], c->uris[i]);
 				return CG_ERR_CONFIG;
 			}
 		}
 	}
 	if (c->tls_ca != NULL && access(c->tls_ca, R_OK) != 0) {
-		dir_errf(err, errlen, "%s:%u: [directory] tls_ca: cannot read %s: %s", file,
+		cg_errf(err, errlen, "%s:%u: [directory] tls_ca: cannot read %s: %s", file,
 			 c->key_line[DIR_KEY_TLS_CA], c->tls_ca, strerror(errno));
 		return CG_ERR_CONFIG;
 	}
 	if ((c->bind_dn == NULL) != (c->bind_password_file == NULL)) {
-		dir_errf(err, errlen, "%s:%u: [directory] bind_dn and bind_password_file go together", file,
+		cg_errf(err, errlen, "%s:%u: [directory] bind_dn and bind_password_file go together", file,
 			 c->bind_dn != NULL ? c->key_line[DIR_KEY_BIND_DN]
 					    : c->key_line[DIR_KEY_BIND_PASSWORD_FILE]);
 		return CG_ERR_CONFIG;
@@ -619,7 +608,7 @@ CG_MUST_CHECK enum cg_err dir_config_finish(struct dir_config *c, const char *fi
 	if (c->bind_password_file != NULL && c->bind_password == NULL)
 		CG_GUARD(dir_read_password(c, file, err, errlen));
 	if (c->n_rules == 0) {
-		dir_errf(err, errlen, "%s:%u: [directory] needs at least one [map:NAME] rule", file, sline);
+		cg_errf(err, errlen, "%s:%u: [directory] needs at least one [map:NAME] rule", file, sline);
 		return CG_ERR_CONFIG;
 	}
 	for (size_t i = 0; i < c->n_rules; i++)

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cg_buf.h"
+
 #define DIR_MATCH_MAX_COMPONENTS 32
 #define DIR_MATCH_MAX_REGEX      1024
 #define DIR_MATCH_MAX_EKUS       32
@@ -101,17 +103,6 @@ static const struct {
 	{ "msScLogin", "1.3.6.1.4.1.311.20.2.2" },
 };
 
-static void dir_merr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void dir_merr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static bool dir_blank(char c)
 {
 	return c == ' ' || c == '\t';
@@ -167,7 +158,7 @@ static enum cg_err dir_match_ku(struct dir_match_comp *c, const char *s, size_t 
 		for (b = j; b > a && dir_blank(s[b - 1]); b--)
 			;
 		if (a == b) {
-			dir_merr(err, errlen, DIR_MPOS_FMT ": empty key usage", DIR_MPOS_ARGS(pos));
+			cg_errf(err, errlen, DIR_MPOS_FMT ": empty key usage", DIR_MPOS_ARGS(pos));
 			return CG_ERR_ARG;
 		}
 		for (size_t k = 0; k < sizeof(dir_kus) / sizeof(dir_kus[0]); k++)
@@ -185,7 +176,7 @@ static enum cg_err dir_match_ku(struct dir_match_comp *c, const char *s, size_t 
 				bit = (unsigned)v;
 		}
 		if (bit == 0) {
-			dir_merr(err, errlen, DIR_MPOS_FMT ": unknown key usage '%.*s'", DIR_MPOS_ARGS(pos),
+			cg_errf(err, errlen, DIR_MPOS_FMT ": unknown key usage '%.*s'", DIR_MPOS_ARGS(pos),
 				 (int)(b - a < DIR_MATCH_SHOW ? b - a : DIR_MATCH_SHOW), s + a);
 			return CG_ERR_ARG;
 		}
@@ -211,11 +202,11 @@ static enum cg_err dir_match_eku(struct dir_match_comp *c, const char *s, size_t
 		for (b = j; b > a && dir_blank(s[b - 1]); b--)
 			;
 		if (a == b) {
-			dir_merr(err, errlen, DIR_MPOS_FMT ": empty extended key usage", DIR_MPOS_ARGS(pos));
+			cg_errf(err, errlen, DIR_MPOS_FMT ": empty extended key usage", DIR_MPOS_ARGS(pos));
 			return CG_ERR_ARG;
 		}
 		if (c->n_ekus == DIR_MATCH_MAX_EKUS) {
-			dir_merr(err, errlen, DIR_MPOS_FMT ": more than %d extended key usages",
+			cg_errf(err, errlen, DIR_MPOS_FMT ": more than %d extended key usages",
 				 DIR_MPOS_ARGS(pos), DIR_MATCH_MAX_EKUS);
 			return CG_ERR_ARG;
 		}
@@ -230,7 +221,7 @@ static enum cg_err dir_match_eku(struct dir_match_comp *c, const char *s, size_t
 			oid = copy;
 		}
 		if (oid == NULL) {
-			dir_merr(err, errlen, DIR_MPOS_FMT ": unknown extended key usage '%.*s'",
+			cg_errf(err, errlen, DIR_MPOS_FMT ": unknown extended key usage '%.*s'",
 				 DIR_MPOS_ARGS(pos), (int)(b - a < DIR_MATCH_SHOW ? b - a : DIR_MATCH_SHOW), s + a);
 			return CG_ERR_ARG;
 		}
@@ -247,11 +238,11 @@ static enum cg_err dir_match_regex(struct dir_match_comp *c, const char *s, size
 	int rc;
 
 	if (n == 0) {
-		dir_merr(err, errlen, DIR_MPOS_FMT ": empty regular expression", DIR_MPOS_ARGS(pos));
+		cg_errf(err, errlen, DIR_MPOS_FMT ": empty regular expression", DIR_MPOS_ARGS(pos));
 		return CG_ERR_ARG;
 	}
 	if (n > DIR_MATCH_MAX_REGEX) {
-		dir_merr(err, errlen, DIR_MPOS_FMT ": regular expression longer than %d bytes",
+		cg_errf(err, errlen, DIR_MPOS_FMT ": regular expression longer than %d bytes",
 			 DIR_MPOS_ARGS(pos), DIR_MATCH_MAX_REGEX);
 		return CG_ERR_ARG;
 	}
@@ -261,7 +252,7 @@ static enum cg_err dir_match_regex(struct dir_match_comp *c, const char *s, size
 	if (rc != 0) {
 		char why[128];
 		regerror(rc, &c->re, why, sizeof(why));
-		dir_merr(err, errlen, DIR_MPOS_FMT ": bad regular expression: %s", DIR_MPOS_ARGS(pos), why);
+		cg_errf(err, errlen, DIR_MPOS_FMT ": bad regular expression: %s", DIR_MPOS_ARGS(pos), why);
 		return rc == REG_ESPACE ? CG_ERR_NOMEM : CG_ERR_ARG;
 	}
 	c->has_re = true;
@@ -281,7 +272,7 @@ static enum cg_err dir_match_component(struct dir_match_comp *c, const struct di
 		size_t tl;
 		bool found = false;
 		if (gt == NULL) {
-			dir_merr(err, errlen, DIR_MPOS_FMT ": '<' without '>'", DIR_MPOS_ARGS(pos));
+			cg_errf(err, errlen, DIR_MPOS_FMT ": '<' without '>'", DIR_MPOS_ARGS(pos));
 			return CG_ERR_ARG;
 		}
 		tl = (size_t)(gt - s) - 1;
@@ -291,7 +282,7 @@ static enum cg_err dir_match_component(struct dir_match_comp *c, const struct di
 				found = true;
 			}
 		if (!found) {
-			dir_merr(err, errlen, DIR_MPOS_FMT ": unknown tag <%.*s>", DIR_MPOS_ARGS(pos),
+			cg_errf(err, errlen, DIR_MPOS_FMT ": unknown tag <%.*s>", DIR_MPOS_ARGS(pos),
 				 (int)(tl < DIR_MATCH_SHOW ? tl : DIR_MATCH_SHOW), s + 1);
 			return CG_ERR_ARG;
 		}
@@ -331,7 +322,7 @@ enum cg_err dir_match_compile(const char *expr, struct dir_match **out, char *er
 
 	*out = NULL;
 	if (expr == NULL) {
-		dir_merr(err, errlen, "empty match rule");
+		cg_errf(err, errlen, "empty match rule");
 		return CG_ERR_ARG;
 	}
 	len = strlen(expr);
@@ -349,13 +340,13 @@ enum cg_err dir_match_compile(const char *expr, struct dir_match **out, char *er
 			;
 		if (a == b) {
 			if (m->n == 0 && j == len)
-				dir_merr(err, errlen, "empty match rule");
+				cg_errf(err, errlen, "empty match rule");
 			else
-				dir_merr(err, errlen, "component %zu at offset %zu is empty", m->n + 1, a);
+				cg_errf(err, errlen, "component %zu at offset %zu is empty", m->n + 1, a);
 			goto out;
 		}
 		if (m->n == DIR_MATCH_MAX_COMPONENTS) {
-			dir_merr(err, errlen, "component %zu at offset %zu: more than %d components",
+			cg_errf(err, errlen, "component %zu at offset %zu: more than %d components",
 				 m->n + 1, a, DIR_MATCH_MAX_COMPONENTS);
 			goto out;
 		}
@@ -372,7 +363,7 @@ enum cg_err dir_match_compile(const char *expr, struct dir_match **out, char *er
 		if (j == len)
 			break;
 		if (op != 0 && op != expr[j]) {
-			dir_merr(err, errlen, "operator '%c%c' at offset %zu: a rule may use && or || but not both",
+			cg_errf(err, errlen, "operator '%c%c' at offset %zu: a rule may use && or || but not both",
 				 expr[j], expr[j], j);
 			goto out;
 		}

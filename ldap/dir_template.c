@@ -90,17 +90,6 @@ static unsigned dir_tvar_mods(enum dir_tvar v)
 
 #define DIR_TNAME_SHOW 64 /* at most this much of a bad name goes into err */
 
-static void dir_terr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void dir_terr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static bool dir_tname_eq(const char *s, size_t n, const char *name)
 {
 	return strlen(name) == n && memcmp(s, name, n) == 0;
@@ -120,7 +109,7 @@ static enum cg_err dir_tref_parse(const char *text, size_t n, size_t off, enum d
 		if (dir_tname_eq(text, name_len, dir_template_variables[i]))
 			v = (enum dir_tvar)i;
 	if (v == DIR_TVAR_COUNT) {
-		dir_terr(err, errlen, "unknown variable {%.*s} at offset %zu", (int)(n < DIR_TNAME_SHOW ?
+		cg_errf(err, errlen, "unknown variable {%.*s} at offset %zu", (int)(n < DIR_TNAME_SHOW ?
 			 n : DIR_TNAME_SHOW), text, off);
 		return CG_ERR_ARG;
 	}
@@ -131,13 +120,13 @@ static enum cg_err dir_tref_parse(const char *text, size_t n, size_t off, enum d
 			if (dir_tname_eq(ms, ml, dir_tmods[i].name))
 				m = dir_tmods[i].mod;
 		if (m == DIR_TMOD_NONE) {
-			dir_terr(err, errlen, "unknown modifier '!%.*s' in {%s} at offset %zu",
+			cg_errf(err, errlen, "unknown modifier '!%.*s' in {%s} at offset %zu",
 				 (int)(ml < DIR_TNAME_SHOW ? ml : DIR_TNAME_SHOW), ms,
 				 dir_template_variables[v], off);
 			return CG_ERR_ARG;
 		}
 		if ((dir_tvar_mods(v) & m) == 0) {
-			dir_terr(err, errlen, "variable {%s} does not take the modifier '!%.*s' (offset %zu)",
+			cg_errf(err, errlen, "variable {%s} does not take the modifier '!%.*s' (offset %zu)",
 				 dir_template_variables[v], (int)ml, ms, off);
 			return CG_ERR_ARG;
 		}
@@ -241,7 +230,7 @@ static enum cg_err dir_tvalue_render(enum dir_tvar v, enum dir_tmod m, const str
 	case DIR_TVAR_SKI: s = f->ski_hex; break;
 	case DIR_TVAR_CERT:
 		if (ctx == DIR_ESCAPE_CTX_DN) {
-			dir_terr(err, errlen, "{cert} cannot be used in a DN template");
+			cg_errf(err, errlen, "{cert} cannot be used in a DN template");
 			return CG_ERR_ARG;
 		}
 		if (f->der.data == NULL || f->der.size == 0)
@@ -251,7 +240,7 @@ static enum cg_err dir_tvalue_render(enum dir_tvar v, enum dir_tmod m, const str
 		break;
 	}
 	if (s == NULL || s[0] == '\0') {
-		dir_terr(err, errlen, "the certificate has no {%s%s%s}", dir_template_variables[v],
+		cg_errf(err, errlen, "the certificate has no {%s%s%s}", dir_template_variables[v],
 			 m == DIR_TMOD_NONE ? "" : "!", dir_tmod_name(m));
 		return CG_ERR_DIR_MISSING_VAR;
 	}
@@ -280,7 +269,7 @@ static enum cg_err dir_template_walk(const char *tmpl, const struct pki_facts *f
 				goto out;
 			i += 2;
 		} else if (tmpl[i] == '}') {
-			dir_terr(err, errlen, "unbalanced '}' at offset %zu (write '}}' for a literal brace)", i);
+			cg_errf(err, errlen, "unbalanced '}' at offset %zu (write '}}' for a literal brace)", i);
 			r = CG_ERR_ARG;
 			goto out;
 		} else if (tmpl[i] == '{') {
@@ -290,7 +279,7 @@ static enum cg_err dir_template_walk(const char *tmpl, const struct pki_facts *f
 			while (tmpl[j] != '\0' && tmpl[j] != '}' && tmpl[j] != '{')
 				j++;
 			if (tmpl[j] != '}') {
-				dir_terr(err, errlen, "unbalanced '{' at offset %zu (write '{{' for a literal brace)",
+				cg_errf(err, errlen, "unbalanced '{' at offset %zu (write '{{' for a literal brace)",
 					 i);
 				r = CG_ERR_ARG;
 				goto out;
@@ -315,16 +304,16 @@ static enum cg_err dir_template_walk(const char *tmpl, const struct pki_facts *f
 	}
 out:
 	if (r == CG_ERR_RANGE)
-		dir_terr(err, errlen, "rendered template longer than %d bytes", DIR_TEMPLATE_MAX_OUT);
+		cg_errf(err, errlen, "rendered template longer than %d bytes", DIR_TEMPLATE_MAX_OUT);
 	else if (r == CG_ERR_NOMEM)
-		dir_terr(err, errlen, "out of memory");
+		cg_errf(err, errlen, "out of memory");
 	return r;
 }
 
 enum cg_err dir_template_validate(const char *tmpl, char *err, size_t errlen)
 {
 	if (tmpl == NULL) {
-		dir_terr(err, errlen, "no template");
+		cg_errf(err, errlen, "no template");
 		return CG_ERR_ARG;
 	}
 	return dir_template_walk(tmpl, NULL, DIR_ESCAPE_CTX_FILTER, NULL, err, errlen);
@@ -338,7 +327,7 @@ enum cg_err dir_template_render(const char *tmpl, const struct pki_facts *f,
 
 	*out = NULL;
 	if (tmpl == NULL || f == NULL) {
-		dir_terr(err, errlen, "no template or no certificate");
+		cg_errf(err, errlen, "no template or no certificate");
 		return CG_ERR_ARG;
 	}
 	/* a broken template is CG_ERR_ARG whatever the certificate holds */

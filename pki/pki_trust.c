@@ -18,17 +18,6 @@
 
 #define PKI_MAX_PEM_FILE (16u * 1024 * 1024)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 static void sha256_of(const gnutls_datum_t *d, uint8_t out[32])
 {
 	struct sha256_ctx c;
@@ -68,27 +57,27 @@ static enum cg_err anchors_from_file(struct pki_trust *t, const char *path, char
 	int rc;
 
 	if (r != CG_OK) {
-		set_err(err, errlen, "%s: cannot read: %s", path, r == CG_ERR_RANGE ? "file too large" : strerror(errno));
+		cg_errf(err, errlen, "%s: cannot read: %s", path, r == CG_ERR_RANGE ? "file too large" : strerror(errno));
 		return r;
 	}
 	gnutls_datum_t d = { (unsigned char *)text, (unsigned)len };
 	r = CG_ERR_PKI;
 	rc = gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0);
 	if (rc < 0 || n == 0) {
-		set_err(err, errlen, "%s: no trust anchor (PEM certificate) found: %s", path,
+		cg_errf(err, errlen, "%s: no trust anchor (PEM certificate) found: %s", path,
 			rc < 0 ? gnutls_strerror(rc) : "empty");
 		goto out;
 	}
 	rc = gnutls_x509_trust_list_add_trust_mem(t->list, &d, NULL, GNUTLS_X509_FMT_PEM, 0, 0);
 	if (rc < 0 || (unsigned)rc != n) {
-		set_err(err, errlen, "%s: GnuTLS accepted %d of %u certificates: %s", path, rc, n,
+		cg_errf(err, errlen, "%s: GnuTLS accepted %d of %u certificates: %s", path, rc, n,
 			rc < 0 ? gnutls_strerror(rc) : "duplicate or unusable anchor");
 		goto out;
 	}
 	for (; kept < n; kept++) {
 		r = anchor_keep(t, crts[kept]);
 		if (r != CG_OK) {
-			set_err(err, errlen, "%s: %s", path, cg_err_name(r));
+			cg_errf(err, errlen, "%s: %s", path, cg_err_name(r));
 			goto out;
 		}
 	}
@@ -116,7 +105,7 @@ static enum cg_err anchors_from_dir(struct pki_trust *t, const char *dir, char *
 	struct dirent *e;
 
 	if (d == NULL) {
-		set_err(err, errlen, "%s: cannot open directory: %s", dir, strerror(errno));
+		cg_errf(err, errlen, "%s: cannot open directory: %s", dir, strerror(errno));
 		return CG_ERR_IO;
 	}
 	while ((e = readdir(d)) != NULL) {
@@ -144,7 +133,7 @@ static enum cg_err anchors_from_dir(struct pki_trust *t, const char *dir, char *
 	}
 out:
 	if (r == CG_ERR_NOMEM)
-		set_err(err, errlen, "%s: out of memory", dir);
+		cg_errf(err, errlen, "%s: out of memory", dir);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -159,7 +148,7 @@ static enum cg_err anchors_from_path(struct pki_trust *t, const char *path, char
 	enum cg_err r;
 
 	if (stat(path, &st) != 0) {
-		set_err(err, errlen, "%s: %s", path, strerror(errno));
+		cg_errf(err, errlen, "%s: %s", path, strerror(errno));
 		return CG_ERR_IO;
 	}
 	if (S_ISDIR(st.st_mode))
@@ -167,7 +156,7 @@ static enum cg_err anchors_from_path(struct pki_trust *t, const char *path, char
 	else
 		r = anchors_from_file(t, path, err, errlen);
 	if (r == CG_OK && t->n_anchors == before) {
-		set_err(err, errlen, "%s: no trust anchor found", path);
+		cg_errf(err, errlen, "%s: no trust anchor found", path);
 		r = CG_ERR_PKI;
 	}
 	return r;
@@ -213,26 +202,26 @@ static enum cg_err crls_from_file(struct pki_trust *t, const char *path, char *e
 	int rc;
 
 	if (r != CG_OK) {
-		set_err(err, errlen, "%s: cannot read: %s", path, r == CG_ERR_RANGE ? "file too large" : strerror(errno));
+		cg_errf(err, errlen, "%s: cannot read: %s", path, r == CG_ERR_RANGE ? "file too large" : strerror(errno));
 		return r;
 	}
 	gnutls_datum_t d = { (unsigned char *)text, (unsigned)len };
 	r = CG_ERR_PKI;
 	rc = gnutls_x509_crl_list_import2(&crls, &n, &d, GNUTLS_X509_FMT_PEM, 0);
 	if (rc < 0 || n == 0) {
-		set_err(err, errlen, "%s: no CRL found: %s", path, rc < 0 ? gnutls_strerror(rc) : "empty");
+		cg_errf(err, errlen, "%s: no CRL found: %s", path, rc < 0 ? gnutls_strerror(rc) : "empty");
 		goto out;
 	}
 	for (; used < n; used++) {
 		const char *why = crl_problem(t, crls[used]);
 		if (why != NULL) {
-			set_err(err, errlen, "%s: CRL %u: %s", path, used + 1, why);
+			cg_errf(err, errlen, "%s: CRL %u: %s", path, used + 1, why);
 			goto out;
 		}
 		/* one at a time: the list owns a CRL only once it accepted it */
 		rc = gnutls_x509_trust_list_add_crls(t->list, &crls[used], 1, GNUTLS_TL_VERIFY_CRL, 0);
 		if (rc != 1) {
-			set_err(err, errlen, "%s: CRL %u was not accepted: %s", path, used + 1,
+			cg_errf(err, errlen, "%s: CRL %u was not accepted: %s", path, used + 1,
 				rc < 0 ? gnutls_strerror(rc)
 				       : "CRL issuer is not a trust anchor: list the issuing CA in ca =");
 			goto out;
@@ -259,14 +248,14 @@ enum cg_err pki_trust_load(const char *const *ca_paths, size_t n_ca,
 	enum cg_err r = CG_ERR_NOMEM;
 
 	*out = NULL;
-	set_err(err, errlen, "%s", "");
+	cg_errf(err, errlen, "%s", "");
 	if (n_ca == 0) {
-		set_err(err, errlen, "no trust anchor configured (ca =)");
+		cg_errf(err, errlen, "no trust anchor configured (ca =)");
 		return CG_ERR_ARG;
 	}
 	t = calloc(1, sizeof(*t));
 	if (t == NULL || gnutls_x509_trust_list_init(&t->list, 0) < 0) {
-		set_err(err, errlen, "out of memory");
+		cg_errf(err, errlen, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n_ca; i++) {
