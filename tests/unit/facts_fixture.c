@@ -123,23 +123,5 @@ struct pki_facts *facts_fixture_new(void)
 
 void facts_fixture_free(struct pki_facts *f)
 {
-	if (f == NULL)
-		return;
-	free(f->der.data);
-	free(f->subject_dn);
-	free(f->subject_dn_x500);
-	free(f->issuer_dn);
-	free(f->issuer_dn_x500);
-	free(f->cn);
-	free(f->uid);
-	free(f->email);
-	free(f->o);
-	free(f->ou);
-	free(f->ski_hex);
-	fixture_list_free(&f->san_email);
-	fixture_list_free(&f->san_dns);
-	fixture_list_free(&f->san_uri);
-	fixture_list_free(&f->san_upn);
-	fixture_list_free(&f->eku);
-	free(f);
+	pki_facts_free(f);
 }
