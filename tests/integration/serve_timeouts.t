@@ -129,4 +129,30 @@ for ((i = 0; i < 10; i++)); do
 done
 is "$allowed" yes "after the held connections close, alice is allowed again"
 
+# ---- SIGTERM with a connection open: stop accepting at once, give it shutdown_grace, exit 0
+p3=$(cg_free_port)
+write_conf "$CG_TMP/t3.conf" "$p3" $'shutdown_grace = 4s\nidle_timeout = 60s'
+cg_start t3 "$CG_TMP/t3.conf" || bail_out "certgate serve (grace) did not start"
+cg_mark t3
+# alice completes her handshake and then sends nothing: the connection stays open
+(sleep 30) | timeout 40 openssl s_client -connect "127.0.0.1:$p3" -CAfile "$pki/ca.pem" \
+	-cert "$pki/alice.pem" -key "$pki/alice.key" -quiet >"$CG_TMP/held.out" 2>&1 &
+held=$!
+CG_OTHER_PIDS+=("$held")
+ev=$(cg_wait_event t3 '.reason == "ok"' 10)
+is "$(jqr "$ev" .outcome)" allowed "grace: the held client was allowed"
+pid3=$(cg_pid t3)
+t0=$(now_ms)
+kill -TERM "$pid3"
+for ((i = 0; i < 30; i++)); do _cg_listening "$p3" || break; sleep 0.1; done
+closed_ms=$(($(now_ms) - t0))
+if _cg_listening "$p3"; then fail "grace: the port stops listening at SIGTERM"; else pass "grace: the port stops listening at SIGTERM (${closed_ms} ms)"; fi
+ok "grace: certgate still runs while the held connection is open" [ -d "/proc/$pid3" ]
+cg_stop t3 15
+st=$?
+elapsed=$(($(now_ms) - t0))
+is "$st" 0 "grace: certgate exits 0 once shutdown_grace is over"
+ok "grace: it waited for the open connection (${elapsed} ms >= 3000)" [ "$elapsed" -ge 3000 ]
+wait "$held" 2>/dev/null
+
 cg_finish
