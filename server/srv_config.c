@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "api/api_http.h"
 #include "common/cg_parse.h"
 #include "pki/pki_verify.h"
 
@@ -26,7 +27,7 @@ struct parse_ctx {
 	char section[128];
 	unsigned seen_server, seen_pki;
 	/* lines of file-valued keys, for errors found after parsing */
-	unsigned line_cert, line_key, line_hmac, line_token, line_audit, line_backend;
+	unsigned line_cert, line_key, line_hmac, line_token, line_audit, line_backend, line_admin;
 	unsigned line_ca[SRV_MAX_PATHS], line_crl[SRV_MAX_PATHS];
 	/* keys given once only */
 	char seen[64][48];
@@ -282,6 +283,7 @@ static void admin_key(struct parse_ctx *p, const char *k, const char *v)
 	if (!once(p, k))
 		return;
 	if (strcmp(k, "listen") == 0) {
+		p->line_admin = p->line;
 		c->has_admin = set_addr(p, k, v, &c->admin_listen);
 	} else if (strcmp(k, "token_file") == 0) {
 		p->line_token = p->line;
@@ -459,6 +461,9 @@ static void validate(struct parse_ctx *p)
 			c->admin_token = tok;
 		}
 	}
+	if (c->has_admin && c->admin_token_file == NULL && !api_addr_is_loopback(c->admin_listen.host))
+		add_error(p, p->line_admin, "[admin] listen = %s is not a loopback address: token_file is required",
+			  c->admin_listen.text);
 	if (c->audit_log != NULL) {
 		char *copy = strdup(c->audit_log);
 		if (copy != NULL && access(dirname(copy), W_OK) != 0)

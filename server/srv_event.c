@@ -38,8 +38,9 @@ static json_t *tls_part(gnutls_session_t s)
 	if (gnutls_server_name_get(s, sni, &sni_len, &type, 0) == 0 && type == GNUTLS_NAME_DNS &&
 	    sni_len < sizeof(sni) && memchr(sni, '\0', sni_len) == NULL) {
 		sni[sni_len] = '\0';
-		if (json_stringn(sni, sni_len) != NULL)
-			json_object_set_new(t, "sni", json_stringn(sni, sni_len));
+		json_t *js = json_stringn(sni, sni_len);  /* NULL when not valid UTF-8 */
+		if (js != NULL)
+			json_object_set_new(t, "sni", js);
 	}
 	if (json_object_size(t) > 0)
 		json_object_set_new(t, "resumed", json_boolean(gnutls_session_is_resumed(s)));

@@ -157,11 +157,6 @@ int srv_serve_main(const char *config_path, const char *pidfile)
 	srv_event_set_journal(srv_api.journal);
 	if (rt->cfg->has_admin) {
 		const struct srv_addr *a = &rt->cfg->admin_listen;
-		if (rt->cfg->admin_token == NULL && !api_addr_is_loopback(a->host)) {
-			cg_err_log("%s: [admin] listen = %s is not a loopback address: token_file is required",
-				   config_path, a->text);
-			goto out;
-		}
 		srv_api_hooks_init(&g_hooks);
 		if (api_http_start(a->host, a->port, rt->cfg->admin_token, &g_hooks, srv_api.journal, srv_api.stats,
 				   &g_http, err, sizeof(err)) != CG_OK) {

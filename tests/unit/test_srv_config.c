@@ -162,6 +162,7 @@ static const struct { const char *text; const char *want; } bad_values[] = {
 	{ "[admin]\ntoken_file = missing-token\n", "missing-token" },
 	{ "[admin]\ntoken_file = short-token\n", "at least 16" },
 	{ "[admin]\nport = 1\n", "port" },
+	{ "[admin]\nlisten = 0.0.0.0:9090\n", "token_file is required" },
 	{ "[bogus]\nkey = value\n", "unknown section [bogus]" },
 	{ "[map:]\nbase = x\n", "unknown section" },
 	{ "[directory]\nuri = ldap://127.0.0.1\nbind_password_file = pw\n", "[map:" },
