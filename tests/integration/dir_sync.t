@@ -210,5 +210,17 @@ ms=$(sed -n 's/^synctest: stopped in \([0-9]*\) ms$/\1/p' "$W/synctest.err")
 if [ -n "$ms" ] && [ "$ms" -lt 3000 ]; then ok "dir_sync_stop returned in $ms ms"; else
 	nok "dir_sync_stop returns promptly (${ms:-?} ms)"; diag <"$W/synctest.err"; fi
 
+# --- a dn = rule: the entry could be anywhere, so the namingContexts are synced ---------------
+sed -e '/^\[map:people\]/,$d' "$W/sync.ini" >"$W/dn.ini"
+printf '%s\n' "[map:by-dn]" "priority = 20" "dn = {subject.dn}" >>"$W/dn.ini"
+OUT=$(printf 'waithealth 1 15000\nstats\nquit\n' | "$SYNCTEST" "$W/dn.ini" 2>"$W/dn.err")
+if grep -q "^healthy=1 cache_healthy=1 " <<<"$OUT" && grep -q '"healthy":true' <<<"$OUT" &&
+	! grep -q '"base":' <<<"$OUT"; then
+	ok "with a dn = rule the sync runs over the namingContexts"
+else
+	nok "with a dn = rule the sync runs over the namingContexts"
+	{ echo "$OUT"; cat "$W/dn.err"; } | diag
+fi
+
 echo "1..$T"
 [ "$FAILED" = 0 ]
