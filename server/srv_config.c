@@ -439,9 +439,6 @@ static void validate(struct parse_ctx *p)
 		check_file(p, p->line_ca[i], "[pki] ca", c->ca[i]);
 	for (size_t i = 0; i < c->n_crl; i++)
 		check_file(p, p->line_crl[i], "[pki] crl", c->crl[i]);
-	if (c->has_backend)  /* never fall back silently to the identity responder */
-		add_error(p, p->line_backend, "[server] backend: the backend relay is not built yet; remove the key to use "
-			  "the built-in identity responder");
 	if (c->backend_send_cert && c->backend_proxy != SRV_PROXY_V2)
 		add_error(p, p->line, "[server] backend_send_cert: needs backend_proxy_protocol = v2");
 	if (c->backend_hmac_key_file != NULL && c->backend_proxy != SRV_PROXY_V2)

@@ -15,6 +15,7 @@
 #include "common/cg_time.h"
 #include "server/srv_api.h"
 #include "server/srv_event.h"
+#include "server/srv_relay.h"
 #include "server/srv_worker.h"
 
 #define SRV_LINGER_MS      2000   /* how long a closing connection may drain the client's bytes */
@@ -338,10 +339,20 @@ void srv_conn_on_audit(struct srv_conn *c)
 	conn_open(c);
 }
 
-/* Allowed and recorded: serve the client. */
+/* Allowed and recorded: relay to the backend or answer with the identity. */
 static void conn_open(struct srv_conn *c)
 {
 	srv_api_conn_register(c);
+	if (c->rt->cfg->has_backend) {
+		if (srv_relay_start(c) != CG_OK) {
+			gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
+			conn_linger(c);
+			return;
+		}
+		srv_worker_timer_set(c->w, c, SRV_TIMER_IDLE, cg_mono_ms() + c->rt->cfg->idle_timeout_ms);
+		srv_worker_poll(c->w, c, EPOLLIN);
+		return;
+	}
 	c->state = SRV_CONN_OPEN;
 	srv_worker_timer_set(c->w, c, SRV_TIMER_IDLE, cg_mono_ms() + c->rt->cfg->idle_timeout_ms);
 	srv_worker_poll(c->w, c, EPOLLIN);
@@ -467,9 +478,19 @@ static void conn_step_write(struct srv_conn *c)
 	conn_linger(c);
 }
 
+void srv_conn_finish(struct srv_conn *c, bool failed)
+{
+	if (!failed)
+		gnutls_bye(c->tls, GNUTLS_SHUT_WR);  /* best effort, as after the responder */
+	conn_linger(c);
+}
+
 void srv_conn_on_io(struct srv_conn *c, uint32_t events)
 {
 	switch (c->state) {
+	case SRV_CONN_RELAY:
+		srv_relay_on_client(c, events);
+		break;
 	case SRV_CONN_HANDSHAKE:
 		conn_step_handshake(c);
 		break;
@@ -538,6 +559,8 @@ static void conn_free(struct srv_conn *c)
 	}
 	srv_worker_timer_clear(c->w, c);
 	srv_api_conn_unregister(c);
+	srv_relay_free(c->relay);
+	c->relay = NULL;
 	if (c->fd >= 0)
 		srv_worker_poll(c->w, c, 0);
 	if (c->tls != NULL)

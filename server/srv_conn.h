@@ -21,7 +21,7 @@
 struct srv_worker;
 
 /* What an epoll registration points at: the first member of each kind. */
-enum srv_fd_kind { SRV_FD_LISTENER, SRV_FD_CONN, SRV_FD_WAKE };
+enum srv_fd_kind { SRV_FD_LISTENER, SRV_FD_CONN, SRV_FD_WAKE, SRV_FD_BACKEND };
 
 enum srv_conn_state {
 	SRV_CONN_HANDSHAKE,    /* TLS handshake in progress */
@@ -29,6 +29,7 @@ enum srv_conn_state {
 	SRV_CONN_AUDIT,        /* allowed; waiting until the event is on disk (fsync = always) */
 	SRV_CONN_OPEN,         /* allowed: responder reads the request */
 	SRV_CONN_WRITING,      /* responder writes its answer */
+	SRV_CONN_RELAY,        /* allowed: bytes relayed to and from the backend */
 	SRV_CONN_LINGER,       /* our side is shut; draining the client's bytes briefly */
 	SRV_CONN_CLOSING,      /* closed; waiting only for an outstanding directory job */
 };
@@ -80,6 +81,7 @@ struct srv_conn {
 	/* registry of open connections (srv_api.c) */
 	bool registered;
 	struct srv_conn *reg_prev, *reg_next;
+	struct srv_relay *relay;          /* with a backend, once allowed */
 	bool audit_pending;               /* the journal still holds a durable callback for us */
 	bool audit_written;
 	struct srv_conn *audit_next;      /* worker's queue of durable answers */
@@ -100,6 +102,8 @@ void srv_conn_on_timeout(struct srv_conn *c);
 void srv_conn_on_directory(struct srv_conn *c);
 /* The journal answered for an allowed connection's event (fsync = always). */
 void srv_conn_on_audit(struct srv_conn *c);
+/* The relay is over: close_notify (unless failed), then a lingering close. */
+void srv_conn_finish(struct srv_conn *c, bool failed);
 /* Close at once (shutdown). */
 void srv_conn_abort(struct srv_conn *c);
 

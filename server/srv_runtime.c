@@ -1,6 +1,7 @@
 /* Building, sharing and swapping the immutable runtime. */
 #include "server/srv_runtime.h"
 
+#include <netdb.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,53 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct srv_runtime *g_current;
 static atomic_uint_fast64_t g_generation;
 static gnutls_datum_t g_ticket_key;
+
+/* [server] backend as a socket address (numeric or a name, resolved now). */
+static enum cg_err resolve_backend(struct srv_runtime *rt, struct cg_buf *errors)
+{
+	const struct srv_addr *a = &rt->cfg->backend;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char port[8];
+	snprintf(port, sizeof(port), "%u", a->port);
+	int rc = getaddrinfo(a->host, port, &hints, &res);
+	if (rc != 0 || res == NULL || res->ai_addrlen > sizeof(rt->backend_addr)) {
+		if (cg_buf_printf(errors, "%s: [server] backend %s: %s\n", rt->cfg->path, a->text,
+				  rc != 0 ? gai_strerror(rc) : "no address") != CG_OK)
+			return CG_ERR_NOMEM;
+		if (res != NULL)
+			freeaddrinfo(res);
+		return CG_ERR_CONFIG;
+	}
+	memcpy(&rt->backend_addr, res->ai_addr, res->ai_addrlen);
+	rt->backend_addr_len = res->ai_addrlen;
+	freeaddrinfo(res);
+	return CG_OK;
+}
+
+/* The PROXY header's HMAC key: the file's bytes, one trailing newline dropped. */
+static enum cg_err load_hmac_key(struct srv_runtime *rt, struct cg_buf *errors)
+{
+	char *key = NULL;
+	size_t len = 0;
+	enum cg_err r = cg_read_file(rt->cfg->backend_hmac_key_file, 4096, &key, &len);
+	if (r == CG_OK && len > 0 && key[len - 1] == '\n')
+		key[--len] = '\0';
+	if (r != CG_OK || len < 16) {
+		if (cg_buf_printf(errors, "%s: [server] backend_hmac_key_file %s: %s\n", rt->cfg->path,
+				  rt->cfg->backend_hmac_key_file,
+				  r != CG_OK ? cg_err_name(r) : "the key must be at least 16 bytes") != CG_OK)
+			r = CG_ERR_NOMEM;
+		if (key != NULL) {
+			explicit_bzero(key, len);
+			free(key);
+		}
+		return r != CG_OK ? r : CG_ERR_CONFIG;
+	}
+	rt->hmac_key = (uint8_t *)key;
+	rt->hmac_key_len = len;
+	return CG_OK;
+}
 
 enum cg_err srv_runtime_build(const char *path, uint64_t generation, struct srv_runtime **out,
 			      struct cg_buf *errors)
@@ -64,6 +112,10 @@ enum cg_err srv_runtime_build(const char *path, uint64_t generation, struct srv_
 	rt->policy.eku_oid = c->require_eku != NULL ? c->eku_oid : GNUTLS_KP_TLS_WWW_CLIENT;
 	rt->policy.max_chain_depth = c->max_chain_depth;
 	rt->has_directory = c->dir.present;
+	if (c->has_backend && (r = resolve_backend(rt, errors)) != CG_OK)
+		goto out;
+	if (c->backend_hmac_key_file != NULL && (r = load_hmac_key(rt, errors)) != CG_OK)
+		goto out;
 	*out = rt;
 	rt = NULL;
 	r = CG_OK;
@@ -89,6 +141,10 @@ void srv_runtime_unref(struct srv_runtime *rt)
 	if (rt->priority != NULL)
 		gnutls_priority_deinit(rt->priority);
 	free(rt->priority_text);
+	if (rt->hmac_key != NULL) {
+		explicit_bzero(rt->hmac_key, rt->hmac_key_len);
+		free(rt->hmac_key);
+	}
 	pki_trust_free(rt->trust);
 	srv_config_free(rt->cfg);
 	free(rt);

@@ -8,6 +8,7 @@
 #include <gnutls/gnutls.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <time.h>
 #include "common/cg_buf.h"
 #include "common/cg_err.h"
@@ -26,6 +27,10 @@ struct srv_runtime {
 	struct pki_trust *trust;
 	struct pki_policy policy;
 	bool has_directory;
+	struct sockaddr_storage backend_addr;  /* resolved [server] backend */
+	socklen_t backend_addr_len;
+	uint8_t *hmac_key;                     /* secret: backend_hmac_key_file's bytes, or NULL */
+	size_t hmac_key_len;
 };
 
 /* The exclusions appended to every priority string (DESIGN.md §5). */

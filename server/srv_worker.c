@@ -17,6 +17,7 @@
 #include "common/cg_log.h"
 #include "common/cg_time.h"
 #include "server/srv_event.h"
+#include "server/srv_relay.h"
 
 #define ACCEPT_BATCH 64
 
@@ -341,8 +342,12 @@ static void *worker_main(void *arg)
 			case SRV_FD_CONN:
 				srv_conn_on_io(evs[i].data.ptr, evs[i].events);
 				break;
+			case SRV_FD_BACKEND:
+				srv_relay_on_backend(evs[i].data.ptr, evs[i].events);
+				break;
 			}
 		}
+		srv_relay_reap(w);
 	}
 	/* grace is over: close what is left (jobs still in the pool are answered at pool stop) */
 	/* a connection still waiting for the pool stays listed in state CLOSING and is
@@ -370,6 +375,7 @@ void srv_worker_destroy(struct srv_worker *w)
 {
 	/* connections whose directory job came back after the loop ended */
 	on_wake(w);
+	srv_relay_reap(w);
 	close_listeners(w);
 	if (w->epfd >= 0)
 		close(w->epfd);

@@ -50,6 +50,7 @@ struct srv_worker {
 	struct srv_conn *audit_done;       /* durable-event answers handed back by the journal */
 	struct api_stats_worker *stats;    /* this worker's counters */
 	bool audit_always;                 /* fsync = always with an audit log */
+	struct srv_relay *relays_dead;     /* closed relays, freed after the epoll batch */
 	bool listening;
 };
 

@@ -92,10 +92,10 @@ f=$cfg/bad-eku.conf
 good_conf | sed '12s|.*|require_eku = sometimes|' >"$f"
 expect_error "bad require_eku" "$f" 12 'require_eku|sometimes'
 
-# The backend relay is not built: a configured backend must not silently become the responder.
-f=$cfg/backend.conf
-good_conf | sed "7a backend = 127.0.0.1:8080" >"$f"
-expect_error "backend (relay not built yet)" "$f" 8 'backend.*not built'
+# A backend HMAC key without the PROXY protocol has nothing to sign.
+f=$cfg/hmac-without-v2.conf
+good_conf | sed "7a backend = 127.0.0.1:8080\nbackend_hmac_key_file = $pki/server.key" >"$f"
+expect_error "backend_hmac_key_file without backend_proxy_protocol = v2" "$f" 9 'backend_hmac_key_file.*v2'
 
 # Relative paths are resolved against the configuration file's directory, not the cwd:
 # config-test runs from /, the file names pki/... relative to $cfg.
