@@ -163,6 +163,31 @@ static bool hook_reload(void *ctx, json_t **result)
 	return r == CG_OK;
 }
 
+static json_t *hook_cache_info(void *ctx)
+{
+	(void)ctx;
+	return dir_cache_json(srv_api.cache);
+}
+
+static json_t *hook_cache_flush(void *ctx)
+{
+	(void)ctx;
+	return json_pack("{s:I}", "flushed", (json_int_t)dir_cache_flush(srv_api.cache));
+}
+
+static enum cg_err hook_cache_drop(void *ctx, const char *sha256_hex)
+{
+	uint8_t sha[32];
+	(void)ctx;
+	for (size_t i = 0; i < 32; i++) {
+		unsigned v;
+		if (sscanf(sha256_hex + 2 * i, "%2x", &v) != 1)
+			return CG_ERR_ARG;
+		sha[i] = (uint8_t)v;
+	}
+	return dir_cache_drop_sha256(srv_api.cache, sha) > 0 ? CG_OK : CG_ERR_NOTFOUND;
+}
+
 void srv_api_hooks_init(struct api_hooks *hooks)
 {
 	memset(hooks, 0, sizeof(*hooks));
@@ -171,4 +196,9 @@ void srv_api_hooks_init(struct api_hooks *hooks)
 	hooks->connections = hook_connections;
 	hooks->config = hook_config;
 	hooks->reload = hook_reload;
+	if (srv_api.cache != NULL && dir_cache_enabled(srv_api.cache)) {
+		hooks->cache_info = hook_cache_info;
+		hooks->cache_flush = hook_cache_flush;
+		hooks->cache_drop = hook_cache_drop;
+	}
 }

@@ -9,6 +9,7 @@
 #include "api/api_http.h"
 #include "api/api_journal.h"
 #include "api/api_stats.h"
+#include "ldap/dir_cache.h"
 #include "ldap/dir_pool.h"
 
 struct srv_conn;
@@ -18,6 +19,7 @@ struct srv_api_state {
 	struct api_journal *journal;
 	struct api_stats *stats;
 	struct dir_pool *pool;
+	struct dir_cache *cache;          /* NULL without a directory */
 	uint64_t started_mono_ms;
 	time_t last_reload;
 	atomic_bool reloading;
@@ -26,7 +28,8 @@ struct srv_api_state {
 
 extern struct srv_api_state srv_api;
 
-/* Fill hooks with the server's implementations (cache hooks NULL: no cache yet). */
+/* Fill hooks with the server's implementations (the cache hooks only when the
+ * decision cache is enabled). */
 void srv_api_hooks_init(struct api_hooks *hooks);
 
 /* Registry of open (allowed) connections for GET /v1/connections. */

@@ -14,6 +14,7 @@
 #include "common/cg_log.h"
 #include "common/cg_time.h"
 #include "server/srv_api.h"
+#include "ldap/dir_cache.h"
 #include "server/srv_event.h"
 #include "server/srv_relay.h"
 #include "server/srv_worker.h"
@@ -27,6 +28,7 @@ static void conn_decide(struct srv_conn *c, enum cg_reason reason, const char *d
 static void conn_step_read(struct srv_conn *c);
 static void conn_step_write(struct srv_conn *c);
 static void conn_open(struct srv_conn *c);
+static void conn_directory_start(struct srv_conn *c);
 
 void srv_conn_step(struct srv_conn *c, const char *name)
 {
@@ -151,7 +153,7 @@ static void conn_emit_durable(struct srv_conn *c, const char *detail, bool durab
 		.tls = c->negotiated ? c->tls : NULL,  /* before ServerHello nothing was agreed */
 		.facts = c->facts,
 		.dir = c->directory_used ? &c->job.result : NULL,
-		.cache = c->directory_used ? "miss" : NULL,
+		.cache = c->directory_used ? c->cache_use : NULL,
 		.steps = c->n_steps > 0 ? c->steps : NULL,
 		.n_steps = c->n_steps,
 		.duration_us = cg_mono_us() - c->t0_us,
@@ -188,6 +190,7 @@ static void conn_linger(struct srv_conn *c)
 		return;
 	}
 	shutdown(c->fd, SHUT_WR);
+	srv_worker_recheck_cancel(c->w, c);
 	c->state = SRV_CONN_LINGER;
 	c->bytes_in = 0;
 	srv_worker_timer_set(c->w, c, SRV_TIMER_IDLE, cg_mono_ms() + SRV_LINGER_MS);
@@ -266,8 +269,18 @@ static void conn_after_handshake(struct srv_conn *c)
 		conn_decide(c, CG_REASON_OK, NULL);
 		return;
 	}
+	conn_directory_start(c);
+}
+
+/* The directory step: a cached decision, a lookup already in flight for the
+ * same certificate, or a new job for the pool. */
+static void conn_directory_start(struct srv_conn *c)
+{
 	struct dir_pool *pool = c->w->shared->pool;
+	struct dir_cache *cache = c->w->shared->cache;
+
 	c->directory_used = true;
+	c->cache_use = "miss";
 	memset(&c->job, 0, sizeof(c->job));
 	c->job.cfg = &c->rt->cfg->dir;
 	c->job.generation = c->rt->generation;
@@ -275,32 +288,67 @@ static void conn_after_handshake(struct srv_conn *c)
 	memcpy(c->job.anchor_sha256, c->verdict.anchor_sha256, sizeof(c->job.anchor_sha256));
 	c->job.complete = srv_worker_directory_done;
 	c->job.owner = c;
-	c->job.result.reason = CG_REASON_DIRECTORY_UNAVAILABLE;
-	if (pool == NULL || dir_pool_submit(pool, &c->job) != CG_OK) {
-		c->job.result.reason = CG_REASON_DIRECTORY_UNAVAILABLE;
-		snprintf(c->job.result.detail, sizeof(c->job.result.detail), "directory queue full");
-		srv_conn_on_directory(c);
-		return;
+	if (cache != NULL && dir_cache_enabled(cache)) {
+		if (dir_cache_get(cache, c->facts->sha256, c->rt->generation, cg_mono_ms(), false, &c->job.result) ==
+		    DIR_CACHE_HIT) {
+			api_stats_cache(c->w->stats, API_CACHE_HIT);
+			c->cache_use = "hit";
+			srv_worker_timer_clear(c->w, c);
+			srv_conn_step(c, "directory_checked");
+			conn_decide(c, c->job.result.reason, c->job.result.detail[0] ? c->job.result.detail : NULL);
+			return;
+		}
+		api_stats_cache(c->w->stats, API_CACHE_MISS);
+		c->cache_epoch = dir_cache_epoch(cache);
 	}
-	c->job_pending = true;
 	c->state = SRV_CONN_DIRECTORY;
 	srv_worker_poll(c->w, c, 0);  /* nothing to read until the verdict */
 	/* the directory answers within its own timeouts; the handshake deadline is the backstop */
 	srv_worker_timer_set(c->w, c, SRV_TIMER_HANDSHAKE, cg_mono_ms() + c->rt->cfg->handshake_timeout_ms);
+	c->job_pending = true;
+	if (cache != NULL && dir_cache_inflight_join(cache, c->facts->sha256, c->rt->generation, &c->job))
+		return;  /* another connection's lookup answers for us */
+	c->job_leader = cache != NULL;
+	c->job.result.reason = CG_REASON_DIRECTORY_UNAVAILABLE;
+	if (pool == NULL || dir_pool_submit(pool, &c->job) != CG_OK) {
+		snprintf(c->job.result.detail, sizeof(c->job.result.detail), "directory queue full");
+		srv_conn_on_directory(c);
+	}
 }
 
 void srv_conn_on_directory(struct srv_conn *c)
 {
+	struct dir_cache *cache = c->w->shared->cache;
+	struct dir_result *r = &c->job.result;
+
 	c->job_pending = false;
+	if (c->job_leader) {
+		/* answer every connection that waited on this lookup, then remember it */
+		c->job_leader = false;
+		dir_cache_inflight_done(cache, &c->job);
+		(void)dir_cache_put_since(cache, c->facts->sha256, c->rt->generation, r, cg_mono_ms(), c->cache_epoch);
+		api_stats_directory(c->w->stats, r->reason == CG_REASON_DIRECTORY_UNAVAILABLE ? API_DIR_ERROR : API_DIR_OK,
+				    r->latency_us);
+	} else if (cache == NULL) {
+		api_stats_directory(c->w->stats, r->reason == CG_REASON_DIRECTORY_UNAVAILABLE ? API_DIR_ERROR : API_DIR_OK,
+				    r->latency_us);
+	}
 	if (c->state == SRV_CONN_CLOSING) {
 		conn_free(c);
 		return;
 	}
+	if (r->reason == CG_REASON_DIRECTORY_UNAVAILABLE && c->rt->cfg->dir.on_unavailable_stale && cache != NULL) {
+		struct dir_result stale;
+		if (dir_cache_get(cache, c->facts->sha256, c->rt->generation, cg_mono_ms(), true, &stale) ==
+		    DIR_CACHE_STALE) {
+			api_stats_cache(c->w->stats, API_CACHE_STALE);
+			dir_result_clear(r);
+			*r = stale;
+			c->cache_use = "stale";
+		}
+	}
 	srv_worker_timer_clear(c->w, c);
 	srv_conn_step(c, "directory_checked");
-	const struct dir_result *r = &c->job.result;
-	api_stats_directory(c->w->stats, r->reason == CG_REASON_DIRECTORY_UNAVAILABLE ? API_DIR_ERROR : API_DIR_OK,
-			    r->latency_us);
 	conn_decide(c, r->reason, r->detail[0] ? r->detail : NULL);
 }
 
@@ -343,6 +391,7 @@ void srv_conn_on_audit(struct srv_conn *c)
 static void conn_open(struct srv_conn *c)
 {
 	srv_api_conn_register(c);
+	srv_worker_recheck_schedule(c->w, c);
 	if (c->rt->cfg->has_backend) {
 		if (srv_relay_start(c) != CG_OK) {
 			gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_INTERNAL_ERROR);
@@ -536,8 +585,9 @@ void srv_conn_on_timeout(struct srv_conn *c)
 
 void srv_conn_abort(struct srv_conn *c)
 {
-	if (c->job_pending || c->audit_pending) {
+	if (c->job_pending || c->audit_pending || c->rjob != NULL) {
 		srv_worker_timer_clear(c->w, c);
+		srv_worker_recheck_cancel(c->w, c);
 		srv_worker_poll(c->w, c, 0);
 		if (c->tls != NULL)
 			gnutls_deinit(c->tls);
@@ -553,11 +603,12 @@ void srv_conn_abort(struct srv_conn *c)
 
 static void conn_free(struct srv_conn *c)
 {
-	if (c->job_pending || c->audit_pending) {  /* never free what the pool or journal still holds */
+	if (c->job_pending || c->audit_pending || c->rjob != NULL) {  /* never free what the pool or journal still holds */
 		srv_conn_abort(c);
 		return;
 	}
 	srv_worker_timer_clear(c->w, c);
+	srv_worker_recheck_cancel(c->w, c);
 	srv_api_conn_unregister(c);
 	srv_relay_free(c->relay);
 	c->relay = NULL;
@@ -572,4 +623,124 @@ static void conn_free(struct srv_conn *c)
 	srv_runtime_unref(c->rt);
 	srv_worker_conn_gone(c->w, c);
 	free(c);
+}
+
+/* ---- re-checks of open connections ---- */
+
+static bool conn_is_open(const struct srv_conn *c)
+{
+	return c->state == SRV_CONN_OPEN || c->state == SRV_CONN_WRITING || c->state == SRV_CONN_RELAY;
+}
+
+/* Close an open connection whose certificate no longer passes: a second event
+ * ("kind": "recheck", reason revoked_live) names the first. */
+static void conn_revoke(struct srv_conn *c, enum cg_reason why, const char *detail, const struct dir_result *dir)
+{
+	char text[400];
+	snprintf(text, sizeof(text), "%s%s%s", cg_reason_name(why), detail != NULL && detail[0] ? ": " : "",
+		 detail != NULL ? detail : "");
+	struct srv_event_input in = {
+		.kind = "recheck",
+		.connection = c->event_id,
+		.wall_us = cg_wall_us(),
+		.peer = c->peer,
+		.listener = c->listener,
+		.reason = CG_REASON_REVOKED_LIVE,
+		.detail = text,
+		.facts = c->facts,
+		.dir = dir,
+		.cache = dir != NULL ? "miss" : NULL,
+		.duration_us = cg_mono_us() - c->t0_us,
+	};
+	api_stats_handshake(c->w->stats, CG_REASON_REVOKED_LIVE, 0);
+	(void)srv_event_emit(srv_event_build(&in));
+	gnutls_alert_send(c->tls, GNUTLS_AL_FATAL, GNUTLS_A_ACCESS_DENIED);
+	srv_relay_free(c->relay);
+	c->relay = NULL;
+	conn_linger(c);
+}
+
+void srv_conn_recheck(struct srv_conn *c)
+{
+	struct srv_runtime *rt = c->w->rt;
+	struct dir_cache *cache = c->w->shared->cache;
+	struct pki_verdict v;
+	unsigned n = 0;
+
+	srv_worker_recheck_cancel(c->w, c);
+	if (!conn_is_open(c) || c->rjob != NULL)
+		return;
+	const gnutls_datum_t *chain = gnutls_certificate_get_peers(c->tls, &n);
+	if (chain == NULL || n == 0) {
+		conn_revoke(c, CG_REASON_NO_CLIENT_CERT, "the session holds no certificate", NULL);
+		return;
+	}
+	pki_verify_chain(rt->trust, chain, n, &rt->policy, 0, &v);  /* today's CRLs and dates */
+	if (v.reason != CG_REASON_OK) {
+		conn_revoke(c, v.reason, v.detail, NULL);
+		return;
+	}
+	if (!rt->has_directory || c->w->shared->pool == NULL) {
+		srv_worker_recheck_schedule(c->w, c);
+		return;
+	}
+	if (cache != NULL && dir_cache_enabled(cache)) {
+		struct dir_result hit;
+		if (dir_cache_get(cache, c->facts->sha256, rt->generation, cg_mono_ms(), false, &hit) == DIR_CACHE_HIT) {
+			if (hit.reason == CG_REASON_OK)
+				srv_worker_recheck_schedule(c->w, c);
+			else
+				conn_revoke(c, hit.reason, hit.detail, &hit);
+			dir_result_clear(&hit);
+			return;
+		}
+	}
+	struct dir_job *j = calloc(1, sizeof(*j));
+	if (j == NULL) {
+		srv_worker_recheck_schedule(c->w, c);  /* try again later */
+		return;
+	}
+	j->cfg = &rt->cfg->dir;
+	j->generation = rt->generation;
+	j->facts = c->facts;
+	memcpy(j->anchor_sha256, v.anchor_sha256, sizeof(j->anchor_sha256));
+	j->complete = srv_worker_directory_done;
+	j->owner = c;
+	j->result.reason = CG_REASON_DIRECTORY_UNAVAILABLE;
+	c->rjob = j;
+	c->rjob_rt = srv_runtime_ref(rt);
+	c->rjob_epoch = cache != NULL ? dir_cache_epoch(cache) : 0;
+	if (dir_pool_submit(c->w->shared->pool, j) != CG_OK) {
+		snprintf(j->result.detail, sizeof(j->result.detail), "directory queue full");
+		srv_conn_on_recheck(c);
+	}
+}
+
+void srv_conn_on_recheck(struct srv_conn *c)
+{
+	struct dir_job *j = c->rjob;
+	struct dir_result *r = &j->result;
+	struct dir_cache *cache = c->w->shared->cache;
+
+	c->rjob = NULL;
+	api_stats_directory(c->w->stats, r->reason == CG_REASON_DIRECTORY_UNAVAILABLE ? API_DIR_ERROR : API_DIR_OK,
+			    r->latency_us);
+	if (c->state == SRV_CONN_CLOSING || !conn_is_open(c)) {
+		/* closed meanwhile */
+	} else if (r->reason == CG_REASON_OK) {
+		if (cache != NULL)
+			(void)dir_cache_put_since(cache, c->facts->sha256, c->rjob_rt->generation, r, cg_mono_ms(),
+						  c->rjob_epoch);
+		srv_worker_recheck_schedule(c->w, c);
+	} else if (r->reason == CG_REASON_DIRECTORY_UNAVAILABLE && c->rjob_rt->cfg->dir.on_unavailable_stale) {
+		srv_worker_recheck_schedule(c->w, c);  /* the admin chose to ride out outages */
+	} else {
+		conn_revoke(c, r->reason, r->detail, r);
+	}
+	dir_result_clear(r);
+	free(j);
+	srv_runtime_unref(c->rjob_rt);
+	c->rjob_rt = NULL;
+	if (c->state == SRV_CONN_CLOSING && !c->job_pending && !c->audit_pending)
+		conn_free(c);
 }

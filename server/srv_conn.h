@@ -66,7 +66,10 @@ struct srv_conn {
 
 	struct pki_facts *facts;
 	struct pki_verdict verdict;
-	bool job_pending;                 /* the pool holds job */
+	bool job_pending;                 /* the pool (or a lookup in flight) holds job */
+	bool job_leader;                  /* job is the lookup others wait on (dir_cache_inflight_*) */
+	uint64_t cache_epoch;             /* the cache's invalidation epoch when the lookup started */
+	const char *cache_use;            /* "hit", "miss" or "stale" for the event */
 	struct dir_job job;
 	bool directory_used;
 	uint64_t event_id;
@@ -82,6 +85,13 @@ struct srv_conn {
 	bool registered;
 	struct srv_conn *reg_prev, *reg_next;
 	struct srv_relay *relay;          /* with a backend, once allowed */
+	/* re-checks of an open connection (recheck_interval, a reload, a dropped decision) */
+	struct dir_job *rjob;             /* the re-check's directory job, while the pool holds it */
+	struct srv_runtime *rjob_rt;      /* the runtime rjob->cfg belongs to (our reference) */
+	uint64_t rjob_epoch;              /* the cache's epoch when the re-check started */
+	bool rc_listed;                   /* on the worker's re-check list */
+	uint64_t recheck_ms;
+	struct srv_conn *rc_prev, *rc_next;
 	bool audit_pending;               /* the journal still holds a durable callback for us */
 	bool audit_written;
 	struct srv_conn *audit_next;      /* worker's queue of durable answers */
@@ -102,6 +112,11 @@ void srv_conn_on_timeout(struct srv_conn *c);
 void srv_conn_on_directory(struct srv_conn *c);
 /* The journal answered for an allowed connection's event (fsync = always). */
 void srv_conn_on_audit(struct srv_conn *c);
+/* Check an open connection again with the current runtime: chain, CRLs and
+ * directory. A denial closes it with a "recheck" event (revoked_live). */
+void srv_conn_recheck(struct srv_conn *c);
+/* The pool answered c->rjob. */
+void srv_conn_on_recheck(struct srv_conn *c);
 /* The relay is over: close_notify (unless failed), then a lingering close. */
 void srv_conn_finish(struct srv_conn *c, bool failed);
 /* Close at once (shutdown). */

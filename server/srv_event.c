@@ -88,6 +88,8 @@ json_t *srv_event_build(const struct srv_event_input *in)
 		return NULL;
 	json_object_set_new(ev, "id", json_integer(0)); /* first; the journal sets it */
 	set_str(ev, "kind", in->kind);
+	if (in->kind != NULL && in->connection != 0)
+		json_object_set_new(ev, "connection", json_integer((json_int_t)in->connection));
 	set_str(ev, "time", cg_time_format_us(in->wall_us, ts, sizeof(ts)));
 	set_str(ev, "peer", in->peer);
 	set_str(ev, "listener", in->listener);

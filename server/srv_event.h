@@ -14,6 +14,7 @@
 
 struct srv_event_input {
 	const char *kind;                 /* NULL, or "recheck" */
+	uint64_t connection;              /* with kind: the id of the connection's first event */
 	uint64_t wall_us;                 /* start of the attempt */
 	const char *peer;                 /* NULL for /v1/check and `certgate check` */
 	const char *listener;

@@ -18,6 +18,7 @@
 #include "server/srv_event.h"
 #include "server/srv_runtime.h"
 #include "server/srv_worker.h"
+#include "ldap/dir_sync.h"
 
 #define SRV_MAX_WORKERS 256
 
@@ -25,6 +26,30 @@ static pthread_mutex_t g_reload_lock = PTHREAD_MUTEX_INITIALIZER;
 static const char *g_config_path;
 static struct api_hooks g_hooks;
 static struct api_http *g_http;
+static struct srv_worker *g_workers;        /* woken after a reload */
+static unsigned g_n_workers;
+static struct dir_cache *g_cache;
+static struct dir_sync *g_sync;             /* follows the current runtime's directory */
+static struct srv_runtime *g_sync_rt;       /* the runtime g_sync borrows its settings from */
+
+/* (Re)start sync for rt's directory; the old one stops first. */
+static void sync_follow(struct srv_runtime *rt)
+{
+	if (g_sync != NULL) {
+		dir_sync_stop(g_sync);
+		g_sync = NULL;
+	}
+	srv_runtime_unref(g_sync_rt);
+	g_sync_rt = NULL;
+	if (rt == NULL || g_cache == NULL || !dir_cache_enabled(g_cache) || !rt->has_directory || !rt->cfg->cache_sync)
+		return;
+	if (dir_sync_start(&rt->cfg->dir, g_cache, &g_sync) != CG_OK) {
+		cg_err_log("could not start directory sync: cached decisions are not served fresh");
+		g_sync = NULL;
+		return;
+	}
+	g_sync_rt = srv_runtime_ref(rt);
+}
 
 enum cg_err srv_serve_reload(uint64_t *generation, struct cg_buf *errors)
 {
@@ -42,9 +67,17 @@ enum cg_err srv_serve_reload(uint64_t *generation, struct cg_buf *errors)
 			cg_warn("reload: listen addresses changed; they take effect at the next restart");
 		if (cur != NULL && rt->cfg->dir.present && !cur->cfg->dir.present)
 			cg_warn("reload: a [directory] added by reload needs a restart to start the pool");
-		srv_runtime_install(rt);
+		if (cur != NULL && (cur->cfg->cache_ttl_ms != rt->cfg->cache_ttl_ms ||
+				    cur->cfg->cache_max_entries != rt->cfg->cache_max_entries ||
+				    cur->cfg->cache_sync != rt->cfg->cache_sync))
+			cg_warn("reload: [cache] ttl, max_entries and sync take effect at the next restart");
+		srv_runtime_install(srv_runtime_ref(rt));
+		sync_follow(rt);
+		srv_runtime_unref(rt);
 		srv_api.last_reload = time(NULL);
 		*generation = gen;
+		for (unsigned i = 0; i < g_n_workers; i++)
+			srv_worker_wake(&g_workers[i]);  /* they re-check open connections */
 	}
 	srv_runtime_unref(cur);
 	atomic_store(&srv_api.reloading, false);
@@ -129,6 +162,20 @@ int srv_serve_main(const char *config_path, const char *pidfile)
 			cg_err_log("could not start the directory pool");
 			goto out;
 		}
+		const struct srv_config *c = rt->cfg;
+		struct dir_cache_config cc = {
+			.ttl_ms = c->cache_ttl_ms, .negative_ttl_ms = c->cache_negative_ttl_ms,
+			.stale_ttl_ms = c->cache_stale_ttl_ms, .max_entries = c->cache_max_entries, .sync = c->cache_sync,
+		};
+		if (dir_cache_create(&cc, &g_cache) != CG_OK) {
+			cg_err_log("could not create the decision cache");
+			goto out;
+		}
+		shared.cache = g_cache;
+		srv_api.cache = g_cache;
+		if (dir_cache_enabled(g_cache) && !c->cache_sync)
+			cg_warn("[cache] sync = off: a certificate removed from its entry stays allowed for up to ttl");
+		sync_follow(rt);
 	} else {
 		cg_warn("no [directory] section: a verified chain is the whole decision");
 	}
@@ -179,9 +226,13 @@ int srv_serve_main(const char *config_path, const char *pidfile)
 	}
 	if (drop_privileges(rt->cfg->user) != CG_OK)
 		goto stop;
+	g_workers = workers;
 	for (; started < n_workers; started++)
 		if (srv_worker_start(&workers[started]) != CG_OK)
 			goto stop;
+	pthread_mutex_lock(&g_reload_lock);
+	g_n_workers = started;
+	pthread_mutex_unlock(&g_reload_lock);
 	for (size_t i = 0; i < rt->cfg->n_listen; i++)
 		cg_info("listening on %s (%u workers)", rt->cfg->listen[i].text, n_workers);
 	if (pidfile != NULL && write_pidfile(pidfile) != CG_OK) {
@@ -222,15 +273,26 @@ stop:
 		srv_worker_wake(&workers[i]);
 	for (unsigned i = 0; i < started; i++)
 		srv_worker_join(&workers[i]);
+	pthread_mutex_lock(&g_reload_lock);  /* no reload wakes workers from here on */
+	g_n_workers = 0;
+	pthread_mutex_unlock(&g_reload_lock);
+	api_http_stop(g_http);
+	g_http = NULL;
+	/* jobs still queued come back as directory_unavailable; the workers' leftovers are
+	 * handed around (a lookup's followers live on other workers) until none is left */
 	if (shared.pool != NULL)
 		dir_pool_stop(shared.pool);
 	shared.pool = NULL;
+	srv_workers_drain(workers, n_workers);
+	sync_follow(NULL);
+	dir_cache_free(g_cache);  /* followers still queued get directory_unavailable */
+	g_cache = shared.cache = srv_api.cache = NULL;
+	srv_workers_drain(workers, n_workers);
 	/* the journal answers pending durable callbacks; workers then free those connections */
-	api_http_stop(g_http);
-	g_http = NULL;
 	srv_event_set_journal(NULL);
 	api_journal_destroy(srv_api.journal);
 	srv_api.journal = NULL;
+	srv_workers_drain(workers, n_workers);
 	for (unsigned i = 0; i < n_workers; i++)
 		srv_worker_destroy(&workers[i]);
 	if (pidfile != NULL)
@@ -243,6 +305,9 @@ out:
 	srv_api.journal = NULL;
 	if (shared.pool != NULL)
 		dir_pool_stop(shared.pool);
+	sync_follow(NULL);
+	dir_cache_free(g_cache);
+	g_cache = srv_api.cache = NULL;
 	api_stats_free(srv_api.stats);
 	srv_api.stats = NULL;
 	free(workers);

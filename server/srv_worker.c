@@ -148,6 +148,74 @@ void srv_worker_timer_set(struct srv_worker *w, struct srv_conn *c, enum srv_tim
 	w->timers_tail[list] = c;
 }
 
+#define SRV_RECHECK_DEFAULT_MS 300000  /* without a [directory]: CRLs and dates */
+
+void srv_worker_recheck_cancel(struct srv_worker *w, struct srv_conn *c)
+{
+	if (!c->rc_listed)
+		return;
+	if (c->rc_prev)
+		c->rc_prev->rc_next = c->rc_next;
+	else
+		w->rc_head = c->rc_next;
+	if (c->rc_next)
+		c->rc_next->rc_prev = c->rc_prev;
+	else
+		w->rc_tail = c->rc_prev;
+	c->rc_prev = c->rc_next = NULL;
+	c->rc_listed = false;
+}
+
+void srv_worker_recheck_schedule(struct srv_worker *w, struct srv_conn *c)
+{
+	uint64_t every = w->rt->has_directory ? w->rt->cfg->dir.recheck_interval_ms : SRV_RECHECK_DEFAULT_MS;
+	srv_worker_recheck_cancel(w, c);
+	if (every == 0)
+		return;
+	c->recheck_ms = cg_mono_ms() + every;
+	c->rc_prev = w->rc_tail;
+	c->rc_next = NULL;
+	if (w->rc_tail)
+		w->rc_tail->rc_next = c;
+	else
+		w->rc_head = c;
+	w->rc_tail = c;
+	c->rc_listed = true;
+}
+
+/* Re-check now every listed connection for which want() says so. */
+static void recheck_listed(struct srv_worker *w, bool (*want)(struct srv_worker *w, struct srv_conn *c))
+{
+	/* the list is rebuilt as re-checks reschedule: walk a detached copy */
+	struct srv_conn *list = w->rc_head;
+	unsigned n = 0;
+	for (struct srv_conn *c = list; c != NULL; c = c->rc_next)
+		n++;
+	struct srv_conn **due = calloc(n ? n : 1, sizeof(*due));
+	if (due == NULL)
+		return;
+	unsigned k = 0;
+	for (struct srv_conn *c = list; c != NULL && k < n; c = c->rc_next)
+		if (want == NULL || want(w, c))
+			due[k++] = c;
+	for (unsigned i = 0; i < k; i++)
+		srv_conn_recheck(due[i]);
+	free(due);
+}
+
+/* After a sync invalidation: has this connection's decision left the cache? */
+static bool decision_dropped(struct srv_worker *w, struct srv_conn *c)
+{
+	struct dir_result r;
+	if (!c->directory_used)
+		return false;
+	if (dir_cache_get(w->shared->cache, c->facts->sha256, w->rt->generation, cg_mono_ms(), false, &r) ==
+	    DIR_CACHE_MISS)
+		return true;
+	dir_result_clear(&r);
+	return false;
+}
+
 void srv_worker_conn_add(struct srv_worker *w, struct srv_conn *c)
 {
 	c->prev = NULL;
@@ -250,7 +318,8 @@ static void on_accept(struct srv_worker *w, struct srv_listener *l)
 	}
 }
 
-static void on_wake(struct srv_worker *w)
+/* Returns whether there was anything to hand back. */
+static bool on_wake(struct srv_worker *w)
 {
 	uint64_t v;
 	while (read(w->wake.fd, &v, sizeof(v)) > 0)
@@ -261,6 +330,7 @@ static void on_wake(struct srv_worker *w)
 	w->done = NULL;
 	w->audit_done = NULL;
 	pthread_mutex_unlock(&w->done_lock);
+	bool any = list != NULL || audits != NULL;
 	while (audits != NULL) {
 		struct srv_conn *next = audits->audit_next;
 		srv_conn_on_audit(audits);
@@ -268,8 +338,27 @@ static void on_wake(struct srv_worker *w)
 	}
 	while (list != NULL) {
 		struct dir_job *next = list->next;
-		srv_conn_on_directory(list->owner);
+		struct srv_conn *c = list->owner;
+		if (list == c->rjob)
+			srv_conn_on_recheck(c);
+		else
+			srv_conn_on_directory(c);
 		list = next;
+	}
+	if (!atomic_load(&w->shared->stopping) && w->rt != NULL &&
+	    w->rt->generation != srv_runtime_current_generation()) {
+		refresh_runtime(w);
+		recheck_listed(w, NULL);  /* a reload: every open connection under the new rules */
+	}
+	return any;
+}
+
+void srv_workers_drain(struct srv_worker *workers, unsigned n)
+{
+	for (bool any = true; any;) {
+		any = false;
+		for (unsigned i = 0; i < n; i++)
+			any |= on_wake(&workers[i]);
 	}
 }
 
@@ -290,6 +379,13 @@ static int run_timers(struct srv_worker *w)
 {
 	uint64_t now = cg_mono_ms();
 	int timeout = 1000;
+	struct dir_cache *cache = w->shared->cache;
+	if (cache != NULL && w->rc_head != NULL && dir_cache_epoch(cache) != w->cache_epoch_seen) {
+		w->cache_epoch_seen = dir_cache_epoch(cache);
+		recheck_listed(w, decision_dropped);  /* sync dropped decisions: check those now */
+	}
+	for (int n = 0; n < 1024 && w->rc_head != NULL && w->rc_head->recheck_ms <= now; n++)
+		srv_conn_recheck(w->rc_head);  /* takes it off the list; back at the tail when still allowed */
 	for (unsigned k = 1; k < 3; k++) {
 		/* a bounded number per round keeps the loop responsive */
 		for (int n = 0; n < 1024 && w->timers_head[k] != NULL; n++) {
@@ -337,7 +433,7 @@ static void *worker_main(void *arg)
 					on_accept(w, evs[i].data.ptr);
 				break;
 			case SRV_FD_WAKE:
-				on_wake(w);
+				(void)on_wake(w);
 				break;
 			case SRV_FD_CONN:
 				srv_conn_on_io(evs[i].data.ptr, evs[i].events);
@@ -374,7 +470,7 @@ void srv_worker_join(struct srv_worker *w)
 void srv_worker_destroy(struct srv_worker *w)
 {
 	/* connections whose directory job came back after the loop ended */
-	on_wake(w);
+	(void)on_wake(w);
 	srv_relay_reap(w);
 	close_listeners(w);
 	if (w->epfd >= 0)

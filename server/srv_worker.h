@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include "api/api_stats.h"
 #include "common/cg_err.h"
+#include "ldap/dir_cache.h"
 #include "ldap/dir_pool.h"
 #include "server/srv_conn.h"
 #include "server/srv_runtime.h"
@@ -31,6 +32,7 @@ struct srv_shared {
 	atomic_bool stopping;
 	uint64_t stop_deadline_ms;         /* set before stopping is raised */
 	struct dir_pool *pool;             /* NULL without a directory */
+	struct dir_cache *cache;           /* NULL without a directory */
 };
 
 struct srv_worker {
@@ -51,6 +53,8 @@ struct srv_worker {
 	struct api_stats_worker *stats;    /* this worker's counters */
 	bool audit_always;                 /* fsync = always with an audit log */
 	struct srv_relay *relays_dead;     /* closed relays, freed after the epoll batch */
+	struct srv_conn *rc_head, *rc_tail; /* open connections in re-check order */
+	uint64_t cache_epoch_seen;         /* the decision cache's epoch at the last sweep */
 	bool listening;
 };
 
@@ -62,6 +66,9 @@ CG_MUST_CHECK enum cg_err srv_worker_start(struct srv_worker *w);
 /* Wake the worker (stop, reload). Thread-safe. */
 void srv_worker_wake(struct srv_worker *w);
 void srv_worker_join(struct srv_worker *w);
+/* After the workers stopped: hand back every answer still queued for them
+ * (directory, journal), over and over until none is left. */
+void srv_workers_drain(struct srv_worker *workers, unsigned n);
 void srv_worker_destroy(struct srv_worker *w);
 
 /* For srv_conn.c: timers and epoll interest. */
@@ -72,6 +79,10 @@ void srv_worker_poll(struct srv_worker *w, struct srv_conn *c, uint32_t events);
  * the caller already took its slot in shared->active). */
 void srv_worker_conn_add(struct srv_worker *w, struct srv_conn *c);
 void srv_worker_conn_gone(struct srv_worker *w, struct srv_conn *c);
+/* Re-checks: put an open connection on the list (due after recheck_interval;
+ * not at all when it is 0) / take it off. */
+void srv_worker_recheck_schedule(struct srv_worker *w, struct srv_conn *c);
+void srv_worker_recheck_cancel(struct srv_worker *w, struct srv_conn *c);
 /* Pool callback (runs on a pool thread): queue the job for its worker. */
 void srv_worker_directory_done(struct dir_job *job);
 

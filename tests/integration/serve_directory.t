@@ -98,6 +98,10 @@ pool_size = 2
 deny_filter = (nsAccountLock=TRUE)
 $extra
 
+# every connection asks the directory here: cache.t covers the cache and sync
+[cache]
+ttl = 0s
+
 [map:people]
 priority = 10
 base = $base

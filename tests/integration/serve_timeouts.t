@@ -135,9 +135,11 @@ write_conf "$CG_TMP/t3.conf" "$p3" $'shutdown_grace = 4s\nidle_timeout = 60s'
 cg_start t3 "$CG_TMP/t3.conf" || bail_out "certgate serve (grace) did not start"
 cg_mark t3
 # alice completes her handshake and then sends nothing: the connection stays open
-(sleep 30) | timeout 40 openssl s_client -connect "127.0.0.1:$p3" -CAfile "$pki/ca.pem" \
-	-cert "$pki/alice.pem" -key "$pki/alice.key" -quiet >"$CG_TMP/held.out" 2>&1 &
+mkfifo "$CG_TMP/held.in"
+timeout 40 openssl s_client -connect "127.0.0.1:$p3" -CAfile "$pki/ca.pem" \
+	-cert "$pki/alice.pem" -key "$pki/alice.key" -quiet <"$CG_TMP/held.in" >"$CG_TMP/held.out" 2>&1 &
 held=$!
+exec {held_fd}>"$CG_TMP/held.in"  # its stdin stays open (and silent) while the test runs
 CG_OTHER_PIDS+=("$held")
 ev=$(cg_wait_event t3 '.reason == "ok"' 10)
 is "$(jqr "$ev" .outcome)" allowed "grace: the held client was allowed"
