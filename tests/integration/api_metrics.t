@@ -149,7 +149,11 @@ for h in certgate_handshake_duration_seconds certgate_directory_duration_seconds
 	is "$res" ok "$h: buckets cumulative, le increasing, ends at +Inf, _count == +Inf bucket"
 done
 is "$(sample "$m" certgate_handshake_duration_seconds_count)" 6 "handshake duration histogram counts the 6 handshakes"
-is "$(sample "$m" certgate_directory_duration_seconds_count)" 5 "directory duration histogram counts the 5 directory requests"
+# every event the cache did not answer went to the directory (no two ran at once here)
+lookups=$(cg_events gate | jq -s '[.[] | select(.directory.cache == "miss")] | length')
+hits=$(cg_events gate | jq -s '[.[] | select(.directory.cache == "hit")] | length')
+ok "the events name their directory lookups ($lookups)" [ "$lookups" -ge 1 ]
+is "$(sample "$m" certgate_directory_duration_seconds_count)" "$lookups" "directory duration histogram counts the $lookups directory requests"
 
 # ---------------------------------------------------------------- values
 
@@ -158,7 +162,8 @@ is "$n0" 0 "no_entry counter was 0 before"
 is "$n1" 3 "certgate_handshakes_total{outcome=\"denied\",reason=\"no_entry\"} == the 3 no_entry denials"
 is "$(sample "$m" 'certgate_handshakes_total{outcome="allowed",reason="ok"}')" 2 "allowed/ok == the 2 allowed handshakes"
 is "$(sample "$m" 'certgate_handshakes_total{outcome="denied",reason="no_client_cert"}')" 1 "denied/no_client_cert == 1"
-is "$(sample "$m" 'certgate_directory_requests_total{result="ok"}')" 5 "directory_requests_total{result=\"ok\"} == 5"
+is "$(sample "$m" 'certgate_directory_requests_total{result="ok"}')" "$lookups" "directory_requests_total{result=\"ok\"} == the $lookups lookups"
+is "$(sample "$m" 'certgate_cache_lookups_total{result="hit"}')" "$hits" "cache_lookups_total{result=\"hit\"} == the $hits events answered from the cache"
 is "$(sample "$m" certgate_connections_active)" 0 "connections_active back to 0"
 is "$(sample "$m" certgate_events_dropped_total)" 0 "no event dropped"
 total=$(grep -E '^certgate_handshakes_total\{' "$m" | awk '{s += $2} END {print s + 0}')

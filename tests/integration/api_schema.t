@@ -123,7 +123,8 @@ valid "POST /v1/reload 400 matches" POST /v1/reload 400
 write_conf
 valid "GET /v1/events?limit=0 400 matches Error" GET "/v1/events?limit=0" 400
 valid "GET /v1/events/999999 404 matches Error" GET /v1/events/999999 404
-valid "DELETE /v1/cache (disabled) 409 matches Error" DELETE /v1/cache 409
+valid "DELETE /v1/cache 200 matches" DELETE /v1/cache 200
+valid "DELETE /v1/cache/SHA256 of nothing cached 404 matches Error" DELETE "/v1/cache/$(printf '0%.0s' {1..64})" 404
 head -c $((70 * 1024)) /dev/zero | tr '\0' A >"$CG_TMP/big"
 valid "POST /v1/check 70 KiB 413 matches Error" POST /v1/check 413 --data-binary "@$CG_TMP/big"
 
