@@ -8,6 +8,7 @@
 #include "common/cg_buf.h"
 #include "common/cg_log.h"
 #include "pki/pki_tool.h"
+#include "server/srv_audit.h"
 #include "server/srv_check.h"
 #include "server/srv_config.h"
 #include "server/srv_serve.h"
@@ -19,7 +20,9 @@ static const char usage_text[] =
 	"  check -c FILE [--json] CERT.pem       full decision for one certificate, no handshake;\n"
 	"                                        exit 0 allowed, 1 denied, 2 error\n"
 	"  config-test -c FILE                   validate the configuration and every file it names\n"
-	"  audit-directory -c FILE               scan the directory before rollout (not built yet)\n"
+	"  audit-directory -c FILE [--json]      scan the directory before rollout: certificates several\n"
+	"                                        entries or rules reach, or none; expired, revoked or\n"
+	"                                        untrusted stored certificates; exit 0 clean, 1 findings\n"
 	"  pki init DIR                          demo/test PKI: root CA, issuing CA, server certificate\n"
 	"  pki issue DIR NAME [--uid U] [--email E] [--days N] [--key ecdsa|rsa]\n"
 	"  pki revoke DIR NAME                   revoke NAME and regenerate DIR/crl.pem\n"
@@ -143,8 +146,8 @@ int main(int argc, char **argv)
 		rc = rc == 0 ? srv_check_main(cli.config, cli.positional, cli.json)
 			     : usage(rc > 0 ? stdout : stderr, rc > 0 ? 0 : 2);
 	} else if (strcmp(cmd, "audit-directory") == 0) {
-		fprintf(stderr, "certgate audit-directory: not built yet\n");
-		rc = 2;
+		rc = parse_cli(argc - 1, argv + 1, &cli, false, true, false);
+		rc = rc == 0 ? srv_audit_main(cli.config, cli.json) : usage(rc > 0 ? stdout : stderr, rc > 0 ? 0 : 2);
 	} else {
 		fprintf(stderr, "certgate: unknown command '%s'\n", cmd);
 		rc = usage(stderr, 2);

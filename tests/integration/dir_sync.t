@@ -69,7 +69,7 @@ ANS=
 send() {
 	ANS=
 	echo "$*" >&"$TO" || return 1
-	IFS= read -r -t 30 ANS <&"$FROM"
+	IFS= read -r -t 60 ANS <&"$FROM"
 }
 # expect DESC REGEX CMD...
 expect() {
@@ -164,7 +164,9 @@ slapd_freeze
 expect "a frozen slapd makes the sync unhealthy (probe every 5 s, timeout 2 s)" \
 	"^healthy=0 cache_healthy=0 " waithealth 0 15000
 slapd_thaw
-expect "thawed: healthy again after a new refresh" "^healthy=1 cache_healthy=1 " waithealth 1 20000
+# a bounded wait, generous for a loaded machine: reconnect backoff (<= 5 s) + bind + refresh
+expect "thawed: healthy again after a new refresh" "^healthy=1 cache_healthy=1 " waithealth 1 40000
+expect "thawed: no error left" "^healthy=1 error=$" health
 
 # --- the directory goes away ---------------------------------------------------------------------
 send put alice ok "$ALICE"

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# audit_cli.t: `certgate audit-directory -c FILE [--json]` against a real slapd. A clean
+# directory exits 0; then each kind of trouble an admin wants to know before a rollout is
+# reported once, naming the entry: expired, revoked and untrusted stored certificates, a
+# certificate that maps to several entries, to another entry or to none, and an entry
+# several rules reach. Exit 1 with findings, 2 on errors.
+. "$(dirname "$0")/lib.sh"
+. "$top_srcdir/tests/fixtures/slapd.sh"
+
+pki=$CG_TMP/pki
+other=$CG_TMP/other
+cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
+cg_pki init "$other" >/dev/null || bail_out "certgate pki init (second PKI) failed"
+issue() { cg_pki issue "$@" >/dev/null || bail_out "certgate pki issue $* failed"; }
+issue "$pki" alice --uid alice --email alice@example.org
+issue "$pki" old-bob --uid bob --not-before -3d --not-after -1d
+issue "$other" outsider --uid carol
+issue "$pki" twin --uid twin
+issue "$pki" misfiled --uid dave
+issue "$pki" noid
+issue "$pki" dave --uid dave
+slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 || bail_out "slapd did not start"
+base=ou=people,dc=example,dc=org
+store() {  # store NAME ENTRY_DN [PKIDIR]
+	"$CG_BIN" pki ldif "${3:-$pki}" "$1" --dn "$2" | slapd_modify >/dev/null || bail_out "could not store $1 in $2"
+}
+
+conf() {  # conf NAME [EXTRA RULES]
+	cat >"$CG_TMP/$1.conf" <<EOF
+[server]
+listen = 127.0.0.1:$(cg_free_port)
+cert = $pki/server.pem
+key = $pki/server.key
+
+[pki]
+ca = $pki/ca.pem
+crl = $pki/crl.pem
+
+[directory]
+uri = $SLAPD_URI
+bind_dn = $SLAPD_BIND_DN
+bind_password_file = $SLAPD_BIND_PW_FILE
+
+[map:people]
+priority = 10
+base = $base
+filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
+${2:-}
+EOF
+}
+audit() {  # audit CONF: sets OUT, RC
+	OUT=$("$CG_BIN" audit-directory -c "$CG_TMP/$1.conf" --json 2>"$CG_TMP/audit.err")
+	RC=$?
+}
+count() { jqr "$OUT" "[.findings[] | select($1)] | length"; }
+
+conf one
+store alice "uid=alice,$base"
+store dave "uid=dave,$base"
+audit one
+is "$RC" 0 "a clean directory: exit 0"
+is "$(jqr "$OUT" '.certificates')" 2 "two stored certificates were examined"
+is "$(jqr "$OUT" '.findings | length')" 0 "no findings"
+
+store old-bob "uid=bob,$base"
+store outsider "uid=carol,$base" "$other"
+slapd_add >/dev/null <<EOF || bail_out "could not add the twins"
+dn: cn=Twin One,$base
+objectClass: inetOrgPerson
+cn: Twin One
+sn: One
+uid: twin
+
+dn: cn=Twin Two,$base
+objectClass: inetOrgPerson
+cn: Twin Two
+sn: Two
+uid: twin
+EOF
+store twin "cn=Twin One,$base"
+store misfiled "uid=erin,$base"
+store noid "uid=alice,$base"
+cg_pki revoke "$pki" dave >/dev/null || bail_out "revoke failed"
+
+audit one
+is "$RC" 1 "findings: exit 1"
+is "$(count '.kind == "expired" and .entry == "uid=bob,'"$base"'"')" 1 "bob's expired certificate is reported"
+is "$(count '.kind == "untrusted_issuer" and .entry == "uid=carol,'"$base"'"')" 1 "carol's certificate from an unknown CA is reported"
+is "$(count '.kind == "revoked" and .entry == "uid=dave,'"$base"'"')" 1 "dave's revoked certificate is reported"
+is "$(count '.kind == "several_entries" and (.detail | test("Twin One") and test("Twin Two"))')" 1 \
+	"the twin certificate maps to several entries, both named"
+is "$(count '.kind == "maps_elsewhere" and .entry == "uid=erin,'"$base"'"')" 1 \
+	"a certificate stored in erin's entry but mapping to dave's is reported"
+is "$(count '.kind == "unmapped" and .entry == "uid=alice,'"$base"'"')" 1 \
+	"a certificate no rule can map (no uid) is reported"
+is "$(count '.kind == "several_rules"')" 0 "one rule: no entry is reached by several rules"
+is "$(count '.kind == "unmapped" and .entry == "cn=Twin One,'"$base"'"')" 0 "an ambiguous certificate is not also called unmapped"
+is "$(count '.sha256 == null and .kind != "unparsable"')" 0 "every finding names its certificate"
+
+conf two "[map:mail]
+priority = 20
+base = $base
+filter = (mail={subject.email})"
+audit two
+is "$(count '.kind == "several_rules" and .entry == "uid=alice,'"$base"'" and (.detail | test("people") and test("mail"))')" 1 \
+	"two rules reaching alice's entry for one certificate are reported"
+
+OUT=$("$CG_BIN" audit-directory -c "$CG_TMP/one.conf" 2>&1)
+like "$OUT" "expired +uid=bob" "the human report names kind and entry"
+like "$OUT" "findings" "the human report ends with a summary"
+
+slapd_stop >/dev/null 2>&1
+audit one
+is "$RC" 2 "the directory is down: exit 2"
+like "$(cat "$CG_TMP/audit.err")" "directory" "the error says the directory failed"
+
+done_testing
