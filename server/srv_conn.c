@@ -424,15 +424,16 @@ static void conn_step_handshake(struct srv_conn *c)
 	const char *name = gnutls_strerror_name(rc);
 	snprintf(detail, sizeof(detail), "%s: %s", name ? name : "GNUTLS_E", gnutls_strerror(rc));
 	srv_worker_timer_clear(c->w, c);
-	if (reason == CG_REASON_NO_CLIENT_CERT || rc == GNUTLS_E_PULL_ERROR || rc == GNUTLS_E_PUSH_ERROR ||
-	    rc == GNUTLS_E_PREMATURE_TERMINATION) {
-		/* GnuTLS has already sent its alert, or the peer is gone */
-		conn_deny(c, reason, detail, -1);
-	} else {
+	/* with a certificate in hand (a bad CertificateVerify, say), the event says whose it was */
+	unsigned n = 0;
+	const gnutls_datum_t *chain = gnutls_certificate_get_peers(c->tls, &n);
+	if (chain != NULL && n > 0 && pki_facts_from_der(&chain[0], &c->facts) != CG_OK)
+		c->facts = NULL;
+	/* GnuTLS has already sent its alert for a missing certificate; a gone peer gets none */
+	if (reason != CG_REASON_NO_CLIENT_CERT && rc != GNUTLS_E_PULL_ERROR && rc != GNUTLS_E_PUSH_ERROR &&
+	    rc != GNUTLS_E_PREMATURE_TERMINATION)
 		gnutls_alert_send_appropriate(c->tls, rc);
-		conn_deny(c, reason, detail, -1);
-	}
-	/* with the certificate in hand (e.g. a bad CertificateVerify), say whose it was */
+	conn_deny(c, reason, detail, -1);
 }
 
 /* Build the identity response for an allowed client. */
