@@ -20,20 +20,17 @@ pki=$CG_TMP/pki
 other=$CG_TMP/other
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
 cg_pki init "$other" >/dev/null || bail_out "certgate pki init (second PKI) failed"
-issue() { cg_pki issue "$@" >/dev/null || bail_out "certgate pki issue $* failed"; }
-issue "$pki" alice --uid alice
-issue "$pki" forged-alice --uid alice        # alice's names, not in her entry
-issue "$pki" zed --uid zed                   # no entry at all
-issue "$pki" expired --uid alice --not-before -2d --not-after -1d
-issue "$pki" soon --uid bob --not-after +10d # expires within 30 days
-issue "$other" mallory --uid alice           # another PKI
+cg_issue "$pki" alice --uid alice
+cg_issue "$pki" forged-alice --uid alice        # alice's names, not in her entry
+cg_issue "$pki" zed --uid zed                   # no entry at all
+cg_issue "$pki" expired --uid alice --not-before -2d --not-after -1d
+cg_issue "$pki" soon --uid bob --not-after +10d # expires within 30 days
+cg_issue "$other" mallory --uid alice           # another PKI
 
-slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 ||
-	bail_out "slapd did not start: $(tail -n 5 "$CG_TMP/slapd-start.log")"
+cg_slapd_start
 base=ou=people,dc=example,dc=org
-add_cert() { "$CG_BIN" pki ldif "$pki" "$1" --dn "$2" | slapd_modify >/dev/null; }
-add_cert alice "uid=alice,$base" || bail_out "could not add alice's certificate"
-add_cert soon "uid=bob,$base" || bail_out "could not add soon's certificate"
+cg_store "$pki" alice "uid=alice,$base"
+cg_store "$pki" soon "uid=bob,$base"
 
 token=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')
 printf '%s\n' "$token" >"$CG_TMP/admin.token"
@@ -42,35 +39,11 @@ bind_pw=$(tr -d '\n' <"$SLAPD_BIND_PW_FILE")
 
 port=$(cg_free_port)
 aport=$(cg_free_port)
-cat >"$CG_TMP/gate.conf" <<EOF
-[server]
-listen = 127.0.0.1:$port
-cert = $pki/server.pem
-key = $pki/server.key
-workers = 2
-handshake_timeout = 15s
-idle_timeout = 60s
-
-[pki]
-ca = $pki/ca.pem
-
-[directory]
-uri = $SLAPD_URI
-bind_dn = $SLAPD_BIND_DN
-bind_password_file = $SLAPD_BIND_PW_FILE
-timeout = 2s
-pool_size = 2
-
-[map:people]
-priority = 10
-base = $base
-scope = sub
-filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
-
-[admin]
-listen = 127.0.0.1:$aport
-token_file = $CG_TMP/admin.token
-EOF
+{
+	cg_conf_gate "$port" "$pki" $'handshake_timeout = 15s\nidle_timeout = 60s'
+	cg_conf_directory 'pool_size = 2'
+	printf '[admin]\nlisten = 127.0.0.1:%s\ntoken_file = %s\n' "$aport" "$CG_TMP/admin.token"
+} >"$CG_TMP/gate.conf"
 cg_start gate "$CG_TMP/gate.conf" || bail_out "certgate did not start"
 A="http://127.0.0.1:$aport"
 

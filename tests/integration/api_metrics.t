@@ -10,43 +10,20 @@
 pki=$CG_TMP/pki
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
 for n in alice zed; do
-	cg_pki issue "$pki" "$n" --uid "$n" >/dev/null || bail_out "pki issue $n failed"
+	cg_issue "$pki" "$n" --uid "$n"
 done
 
-slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 ||
-	bail_out "slapd did not start: $(tail -n 5 "$CG_TMP/slapd-start.log")"
+cg_slapd_start
 base=ou=people,dc=example,dc=org
-"$CG_BIN" pki ldif "$pki" alice --dn "uid=alice,$base" | slapd_modify >/dev/null ||
-	bail_out "could not add alice's certificate"
+cg_store "$pki" alice "uid=alice,$base"
 
 port=$(cg_free_port)
 aport=$(cg_free_port)
-cat >"$CG_TMP/gate.conf" <<EOF
-[server]
-listen = 127.0.0.1:$port
-cert = $pki/server.pem
-key = $pki/server.key
-workers = 2
-handshake_timeout = 15s
-
-[pki]
-ca = $pki/ca.pem
-
-[directory]
-uri = $SLAPD_URI
-bind_dn = $SLAPD_BIND_DN
-bind_password_file = $SLAPD_BIND_PW_FILE
-timeout = 2s
-pool_size = 2
-
-[map:people]
-priority = 10
-base = $base
-filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
-
-[admin]
-listen = 127.0.0.1:$aport
-EOF
+{
+	cg_conf_gate "$port" "$pki" 'handshake_timeout = 15s'
+	cg_conf_directory 'pool_size = 2'
+	printf '[admin]\nlisten = 127.0.0.1:%s\n' "$aport"
+} >"$CG_TMP/gate.conf"
 cg_start gate "$CG_TMP/gate.conf" || bail_out "certgate did not start"
 A="http://127.0.0.1:$aport"
 

@@ -14,17 +14,15 @@ python3 -c 'import yaml, jsonschema' 2>/dev/null || have_schema_tools=false
 
 pki=$CG_TMP/pki
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
-cg_pki issue "$pki" alice --uid alice >/dev/null || bail_out "pki issue alice failed"
-cg_pki issue "$pki" bob --uid bob >/dev/null || bail_out "pki issue bob failed"
+cg_issue "$pki" alice --uid alice
+cg_issue "$pki" bob --uid bob
 cp "$pki/crl.pem" "$CG_TMP/crl-empty.pem"
 cg_pki revoke "$pki" bob >/dev/null || bail_out "pki revoke bob failed"
 
-slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 ||
-	bail_out "slapd did not start: $(tail -n 5 "$CG_TMP/slapd-start.log")"
+cg_slapd_start
 base=ou=people,dc=example,dc=org
 for u in alice bob; do
-	"$CG_BIN" pki ldif "$pki" "$u" --dn "uid=$u,$base" | slapd_modify >/dev/null ||
-		bail_out "could not add $u's certificate"
+	cg_store "$pki" "$u" "uid=$u,$base"
 done
 
 port=$(cg_free_port)
@@ -45,21 +43,9 @@ ${3:-}
 ca = $pki/ca.pem
 crl = $2
 
-[directory]
-uri = $SLAPD_URI
-bind_dn = $SLAPD_BIND_DN
-bind_password_file = $SLAPD_BIND_PW_FILE
-timeout = 2s
-pool_size = 2
-
-[map:people]
-priority = 10
-base = $base
-filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
-
-[admin]
-listen = 127.0.0.1:$aport
 EOF
+	cg_conf_directory 'pool_size = 2' >>"$conf.new"
+	printf '[admin]\nlisten = 127.0.0.1:%s\n' "$aport" >>"$conf.new"
 	mv -f "$conf.new" "$conf"
 }
 write_conf "$pki/server.pem" "$CG_TMP/crl-empty.pem"

@@ -17,13 +17,11 @@ VALIDATE="python3 $top_srcdir/tests/tools/openapi_check.py $SPEC"
 pki=$CG_TMP/pki
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
 for u in alice zed; do
-	cg_pki issue "$pki" "$u" --uid "$u" >/dev/null || bail_out "pki issue $u failed"
+	cg_issue "$pki" "$u" --uid "$u"
 done
-slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 ||
-	bail_out "slapd did not start: $(tail -n 5 "$CG_TMP/slapd-start.log")"
+cg_slapd_start
 base=ou=people,dc=example,dc=org
-"$CG_BIN" pki ldif "$pki" alice --dn "uid=alice,$base" | slapd_modify >/dev/null ||
-	bail_out "could not add alice's certificate"
+cg_store "$pki" alice "uid=alice,$base"
 
 token=$(head -c 24 /dev/urandom | base64 | tr -d '/+=\n')
 printf '%s\n' "$token" >"$CG_TMP/admin.token"
@@ -31,32 +29,11 @@ port=$(cg_free_port)
 aport=$(cg_free_port)
 conf=$CG_TMP/gate.conf
 write_conf() {  # write_conf [EXTRA_SERVER_LINE]
-	cat >"$conf" <<EOF
-[server]
-listen = 127.0.0.1:$port
-cert = $pki/server.pem
-key = $pki/server.key
-workers = 2
-${1:-}
-
-[pki]
-ca = $pki/ca.pem
-
-[directory]
-uri = $SLAPD_URI
-bind_dn = $SLAPD_BIND_DN
-bind_password_file = $SLAPD_BIND_PW_FILE
-timeout = 2s
-pool_size = 2
-
-[map:people]
-base = $base
-filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
-
-[admin]
-listen = 127.0.0.1:$aport
-token_file = $CG_TMP/admin.token
-EOF
+	{
+		cg_conf_gate "$port" "$pki" "${1:-}"
+		cg_conf_directory 'pool_size = 2'
+		printf '[admin]\nlisten = 127.0.0.1:%s\ntoken_file = %s\n' "$aport" "$CG_TMP/admin.token"
+	} >"$conf"
 }
 write_conf
 cg_start gate "$conf" || bail_out "certgate did not start"

@@ -11,42 +11,18 @@ pki=$CG_TMP/pki
 other=$CG_TMP/other
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
 cg_pki init "$other" >/dev/null || bail_out "certgate pki init (second PKI) failed"
-issue() { cg_pki issue "$@" >/dev/null || bail_out "certgate pki issue $* failed"; }
-issue "$pki" alice --uid alice --email alice@example.org
-issue "$pki" old-bob --uid bob --not-before -3d --not-after -1d
-issue "$other" outsider --uid carol
-issue "$pki" twin --uid twin
-issue "$pki" misfiled --uid dave
-issue "$pki" noid
-issue "$pki" dave --uid dave
-slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 || bail_out "slapd did not start"
+cg_issue "$pki" alice --uid alice --email alice@example.org
+cg_issue "$pki" old-bob --uid bob --not-before -3d --not-after -1d
+cg_issue "$other" outsider --uid carol
+cg_issue "$pki" twin --uid twin
+cg_issue "$pki" misfiled --uid dave
+cg_issue "$pki" noid
+cg_issue "$pki" dave --uid dave
+cg_slapd_start
 base=ou=people,dc=example,dc=org
-store() {  # store NAME ENTRY_DN [PKIDIR]
-	"$CG_BIN" pki ldif "${3:-$pki}" "$1" --dn "$2" | slapd_modify >/dev/null || bail_out "could not store $1 in $2"
-}
 
 conf() {  # conf NAME [EXTRA RULES]
-	cat >"$CG_TMP/$1.conf" <<EOF
-[server]
-listen = 127.0.0.1:$(cg_free_port)
-cert = $pki/server.pem
-key = $pki/server.key
-
-[pki]
-ca = $pki/ca.pem
-crl = $pki/crl.pem
-
-[directory]
-uri = $SLAPD_URI
-bind_dn = $SLAPD_BIND_DN
-bind_password_file = $SLAPD_BIND_PW_FILE
-
-[map:people]
-priority = 10
-base = $base
-filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
-${2:-}
-EOF
+	{ cg_conf_gate "$(cg_free_port)" "$pki"; cg_conf_directory; printf '%s\n' "${2:-}"; } >"$CG_TMP/$1.conf"
 }
 audit() {  # audit CONF: sets OUT, RC
 	OUT=$("$CG_BIN" audit-directory -c "$CG_TMP/$1.conf" --json 2>"$CG_TMP/audit.err")
@@ -55,15 +31,15 @@ audit() {  # audit CONF: sets OUT, RC
 count() { jqr "$OUT" "[.findings[] | select($1)] | length"; }
 
 conf one
-store alice "uid=alice,$base"
-store dave "uid=dave,$base"
+cg_store "$pki" alice "uid=alice,$base"
+cg_store "$pki" dave "uid=dave,$base"
 audit one
 is "$RC" 0 "a clean directory: exit 0"
 is "$(jqr "$OUT" '.certificates')" 2 "two stored certificates were examined"
 is "$(jqr "$OUT" '.findings | length')" 0 "no findings"
 
-store old-bob "uid=bob,$base"
-store outsider "uid=carol,$base" "$other"
+cg_store "$pki" old-bob "uid=bob,$base"
+cg_store "$other" outsider "uid=carol,$base"
 slapd_add >/dev/null <<EOF || bail_out "could not add the twins"
 dn: cn=Twin One,$base
 objectClass: inetOrgPerson
@@ -77,9 +53,9 @@ cn: Twin Two
 sn: Two
 uid: twin
 EOF
-store twin "cn=Twin One,$base"
-store misfiled "uid=erin,$base"
-store noid "uid=alice,$base"
+cg_store "$pki" twin "cn=Twin One,$base"
+cg_store "$pki" misfiled "uid=erin,$base"
+cg_store "$pki" noid "uid=alice,$base"
 cg_pki revoke "$pki" dave >/dev/null || bail_out "revoke failed"
 
 audit one

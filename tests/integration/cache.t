@@ -16,11 +16,10 @@ pki=$CG_TMP/pki
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
 for n in alice alice2 alice3 bob carol; do
 	u=${n%[0-9]}
-	cg_pki issue "$pki" "$n" --uid "$u" >/dev/null || bail_out "issue $n failed"
+	cg_issue "$pki" "$n" --uid "$u"
 done
-slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 || bail_out "slapd did not start"
+cg_slapd_start
 base=ou=people,dc=example,dc=org
-add_cert() { "$CG_BIN" pki ldif "$pki" "$1" --dn "uid=$2,$base" | slapd_modify >/dev/null; }
 del_cert() {
 	slapd_modify >/dev/null <<EOF
 dn: uid=$2,$base
@@ -29,42 +28,19 @@ delete: userCertificate;binary
 userCertificate;binary:: $(openssl x509 -in "$pki/$1.pem" -outform DER | base64 -w0)
 EOF
 }
-for n in alice alice2 alice3; do add_cert "$n" alice || bail_out "could not add $n"; done
-add_cert bob bob && add_cert carol carol || bail_out "could not add bob/carol"
+for n in alice alice2 alice3; do cg_store "$pki" "$n" "uid=alice,$base"; done
+cg_store "$pki" bob "uid=bob,$base"
+cg_store "$pki" carol "uid=carol,$base"
 
 gate_conf() {  # gate_conf NAME [EXTRA_DIRECTORY_LINES] [CACHE_LINES]
 	local port api
 	port=$(cg_free_port)
 	api=$(cg_free_port)
-	cat >"$CG_TMP/$1.conf" <<EOF
-[server]
-listen = 127.0.0.1:$port
-cert = $pki/server.pem
-key = $pki/server.key
-workers = 2
-idle_timeout = 60s
-
-[pki]
-ca = $pki/ca.pem
-crl = $pki/crl.pem
-
-[directory]
-uri = $SLAPD_URI
-bind_dn = $SLAPD_BIND_DN
-bind_password_file = $SLAPD_BIND_PW_FILE
-timeout = 2s
-${2:-}
-
-[cache]
-${3:-}
-
-[map:people]
-base = $base
-filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
-
-[admin]
-listen = 127.0.0.1:$api
-EOF
+	{
+		cg_conf_gate "$port" "$pki" 'idle_timeout = 60s'
+		cg_conf_directory "${2:-}"
+		printf '[cache]\n%s\n\n[admin]\nlisten = 127.0.0.1:%s\n' "${3:-}" "$api"
+	} >"$CG_TMP/$1.conf"
 	printf '%s %s\n' "$port" "$api"
 }
 api() { curl -s --max-time 10 "$@"; }

@@ -10,40 +10,18 @@ pki=$CG_TMP/pki
 other=$CG_TMP/other
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
 cg_pki init "$other" >/dev/null || bail_out "certgate pki init (second PKI) failed"
-issue() { cg_pki issue "$@" >/dev/null || bail_out "certgate pki issue $* failed"; }
-issue "$pki" alice --uid alice
-issue "$pki" bob --uid bob
-issue "$pki" evil --uid '*)(uid=*'
-issue "$pki" noid
-issue "$other" outsider --uid alice
+cg_issue "$pki" alice --uid alice
+cg_issue "$pki" bob --uid bob
+cg_issue "$pki" evil --uid '*)(uid=*'
+cg_issue "$pki" noid
+cg_issue "$other" outsider --uid alice
 
-slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 ||
-	bail_out "slapd did not start: $(tail -n 5 "$CG_TMP/slapd-start.log")"
+cg_slapd_start
 base=ou=people,dc=example,dc=org
-"$CG_BIN" pki ldif "$pki" alice --dn "uid=alice,$base" | slapd_modify >/dev/null ||
-	bail_out "could not add alice's certificate"
+cg_store "$pki" alice "uid=alice,$base"
 
 conf=$CG_TMP/certgate.conf
-cat >"$conf" <<EOF
-[server]
-listen = 127.0.0.1:$(cg_free_port)
-cert = $pki/server.pem
-key = $pki/server.key
-
-[pki]
-ca = $pki/ca.pem
-
-[directory]
-uri = $SLAPD_URI
-bind_dn = $SLAPD_BIND_DN
-bind_password_file = $SLAPD_BIND_PW_FILE
-timeout = 2s
-
-[map:people]
-priority = 10
-base = $base
-filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
-EOF
+{ cg_conf_gate "$(cg_free_port)" "$pki"; cg_conf_directory; } >"$conf"
 
 check() {  # check [--json] NAME_OR_PATH: sets OUT and RC
 	local json=()

@@ -295,6 +295,60 @@ cg_finish() {
 	done_testing
 }
 
+# ---------------------------------------------------------------- test PKI, directory, configuration
+
+# cg_issue PKIDIR NAME [ARGS...]: certgate pki issue, or bail out.
+cg_issue() { "$CG_BIN" pki issue "$@" >/dev/null || bail_out "certgate pki issue $* failed"; }
+
+# cg_slapd_start: the throwaway slapd of tests/fixtures/slapd.sh (source it first) in
+# CG_TMP/slapd, or bail out; the EXIT trap stops it.
+cg_slapd_start() {
+	slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 ||
+		bail_out "slapd did not start: $(tail -n 5 "$CG_TMP/slapd-start.log")"
+}
+
+# cg_store PKIDIR NAME DN: add NAME's certificate to the entry DN (certgate pki ldif), or bail out.
+cg_store() {
+	"$CG_BIN" pki ldif "$1" "$2" --dn "$3" | slapd_modify >/dev/null ||
+		bail_out "could not add $2's certificate to $3"
+}
+
+# cg_conf_gate PORT PKIDIR [SERVER_LINES]: [server] and [pki] of a test gateway on
+# 127.0.0.1:PORT with PKIDIR's server credentials, trust anchors and CRL.
+cg_conf_gate() {
+	cat <<EOF
+[server]
+listen = 127.0.0.1:$1
+cert = $2/server.pem
+key = $2/server.key
+workers = 2
+${3:-}
+
+[pki]
+ca = $2/ca.pem
+crl = $2/crl.pem
+
+EOF
+}
+
+# cg_conf_directory [DIRECTORY_LINES]: [directory] for the fixture's slapd and the rule
+# people (uid={subject.uid} under ou=people,dc=example,dc=org).
+cg_conf_directory() {
+	cat <<EOF
+[directory]
+uri = $SLAPD_URI
+bind_dn = $SLAPD_BIND_DN
+bind_password_file = $SLAPD_BIND_PW_FILE
+timeout = 2s
+${1:-}
+
+[map:people]
+base = ou=people,dc=example,dc=org
+filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
+
+EOF
+}
+
 # ---------------------------------------------------------------- clients
 # Every client runs under `timeout` and is always read to the server's answer (response,
 # alert or EOF): in TLS 1.3 a finished client handshake says nothing about the verdict.

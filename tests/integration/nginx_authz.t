@@ -18,48 +18,25 @@ other=$CG_TMP/other
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
 cg_pki init "$other" >/dev/null || bail_out "certgate pki init (second PKI) failed"
 for u in alice bob dave; do
-	cg_pki issue "$pki" "$u" --uid "$u" >/dev/null || bail_out "pki issue $u failed"
+	cg_issue "$pki" "$u" --uid "$u"
 done
-cg_pki issue "$other" mallory --uid alice >/dev/null || bail_out "pki issue mallory failed"
+cg_issue "$other" mallory --uid alice
 cg_pki revoke "$pki" bob >/dev/null || bail_out "pki revoke bob failed"
 
-slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 ||
-	bail_out "slapd did not start: $(tail -n 5 "$CG_TMP/slapd-start.log")"
+cg_slapd_start
 base=ou=people,dc=example,dc=org
 for u in alice bob dave; do
-	"$CG_BIN" pki ldif "$pki" "$u" --dn "uid=$u,$base" | slapd_modify >/dev/null ||
-		bail_out "could not add $u's certificate"
+	cg_store "$pki" "$u" "uid=$u,$base"
 done
 
 port=$(cg_free_port)     # certgate's own TLS listener (unused by the clients here)
 aport=$(cg_free_port)    # certgate's admin API, where nginx asks
 nport=$(cg_free_port)    # nginx
-cat >"$CG_TMP/gate.conf" <<EOF
-[server]
-listen = 127.0.0.1:$port
-cert = $pki/server.pem
-key = $pki/server.key
-workers = 1
-
-[pki]
-ca = $pki/ca.pem
-crl = $pki/crl.pem
-
-[directory]
-uri = $SLAPD_URI
-bind_dn = $SLAPD_BIND_DN
-bind_password_file = $SLAPD_BIND_PW_FILE
-timeout = 2s
-pool_size = 2
-
-[map:people]
-priority = 10
-base = $base
-filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
-
-[admin]
-listen = 127.0.0.1:$aport
-EOF
+{
+	cg_conf_gate "$port" "$pki"
+	cg_conf_directory 'pool_size = 2'
+	printf '[admin]\nlisten = 127.0.0.1:%s\n' "$aport"
+} >"$CG_TMP/gate.conf"
 cg_start gate "$CG_TMP/gate.conf" || bail_out "certgate did not start"
 
 # ---------------------------------------------------------------- nginx

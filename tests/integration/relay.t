@@ -9,11 +9,10 @@
 
 pki=$CG_TMP/pki
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
-cg_pki issue "$pki" alice --uid alice >/dev/null || bail_out "issue alice failed"
-cg_pki issue "$pki" bob --uid bob >/dev/null || bail_out "issue bob failed"
-slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 || bail_out "slapd did not start"
-"$CG_BIN" pki ldif "$pki" alice --dn uid=alice,ou=people,dc=example,dc=org | slapd_modify >/dev/null ||
-	bail_out "could not add alice's certificate"
+cg_issue "$pki" alice --uid alice
+cg_issue "$pki" bob --uid bob
+cg_slapd_start
+cg_store "$pki" alice uid=alice,ou=people,dc=example,dc=org
 
 key=$CG_TMP/proxy.hmac
 head -c 32 /dev/urandom | base64 >"$key"
@@ -33,27 +32,11 @@ backend() {
 
 gate_conf() {  # gate_conf NAME BACKEND_PORT [EXTRA_SERVER_LINES]
 	local port; port=$(cg_free_port)
-	cat >"$CG_TMP/$1.conf" <<EOC
-[server]
-listen = 127.0.0.1:$port
-cert = $pki/server.pem
-key = $pki/server.key
-workers = 2
-backend = 127.0.0.1:$2
-${3:-}
-
-[pki]
-ca = $pki/ca.pem
-
-[directory]
-uri = $SLAPD_URI
-bind_dn = $SLAPD_BIND_DN
-bind_password_file = $SLAPD_BIND_PW_FILE
-
-[map:people]
-base = ou=people,dc=example,dc=org
-filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
-EOC
+	{
+		cg_conf_gate "$port" "$pki" "backend = 127.0.0.1:$2
+${3:-}"
+		cg_conf_directory
+	} >"$CG_TMP/$1.conf"
 	printf '%s\n' "$port"
 }
 get() {  # get PORT NAME PATH [CURL ARGS]

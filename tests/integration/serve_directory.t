@@ -12,19 +12,17 @@ pki=$CG_TMP/pki
 other=$CG_TMP/other
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
 cg_pki init "$other" >/dev/null || bail_out "certgate pki init (second PKI) failed"
-issue() { cg_pki issue "$@" >/dev/null || bail_out "certgate pki issue $* failed"; }
-issue "$pki" alice --uid alice --email alice@example.org
-issue "$pki" alice2 --uid alice --email alice@example.org
-issue "$pki" bob --uid bob
-issue "$pki" carol --subject "cn=Carol Dn,ou=people,dc=example,dc=org"
-issue "$pki" dave-ad
-issue "$pki" erin --uid erin
-issue "$pki" twin --uid twin
-issue "$pki" zed --uid zed
-issue "$pki" forged-alice --uid alice --email alice@example.org
+cg_issue "$pki" alice --uid alice --email alice@example.org
+cg_issue "$pki" alice2 --uid alice --email alice@example.org
+cg_issue "$pki" bob --uid bob
+cg_issue "$pki" carol --subject "cn=Carol Dn,ou=people,dc=example,dc=org"
+cg_issue "$pki" dave-ad
+cg_issue "$pki" erin --uid erin
+cg_issue "$pki" twin --uid twin
+cg_issue "$pki" zed --uid zed
+cg_issue "$pki" forged-alice --uid alice --email alice@example.org
 
-slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 ||
-	bail_out "slapd did not start: $(tail -n 5 "$CG_TMP/slapd-start.log")"
+cg_slapd_start
 
 base=ou=people,dc=example,dc=org
 add_cert() { "$CG_BIN" pki ldif "$pki" "$1" --dn "$2" | slapd_modify >/dev/null; }
@@ -191,15 +189,15 @@ expect erin account_disabled "uid=erin,$base"
 n=0
 for v in '*' '*)(uid=*' 'alice)(|(uid=*' 'al\5cice' 'alice\' '*)(|(objectClass=*'; do
 	n=$((n + 1))
-	issue "$pki" "evil$n" --uid "$v" --email "$v"
+	cg_issue "$pki" "evil$n" --uid "$v" --email "$v"
 	add_cert "evil$n" "uid=alice,$base"  # even holding the certificate must not help
 	try "evil$n"
 	ok "uid/email '$v': denied" [ "$(jqr "$EV" .outcome)" = denied ]
 	is "$(jqr "$EV" .reason)" no_entry "uid/email '$v': reason no_entry (no other entry matched)"
 done
-issue "$pki" evilnul --cn-hex 616c69636500782a     # "alice\0x*"
-issue "$pki" evilstar --cn-hex 2a                  # "*"
-issue "$pki" evilbs --cn-hex 5c2a5c29               # "\*\)"
+cg_issue "$pki" evilnul --cn-hex 616c69636500782a     # "alice\0x*"
+cg_issue "$pki" evilstar --cn-hex 2a                  # "*"
+cg_issue "$pki" evilbs --cn-hex 5c2a5c29               # "\*\)"
 for name in evilnul evilstar evilbs; do
 	add_cert "$name" "uid=alice,$base"
 	try "$name"
@@ -263,7 +261,7 @@ expect alice ok "uid=alice,$base"
 
 # slapd frozen: alice waits for the directory and is denied after the timeout, while a
 # client that needs no directory (expired certificate) is answered in the meantime
-issue "$pki" expired --uid alice --not-before -2d --not-after -1d
+cg_issue "$pki" expired --uid alice --not-before -2d --not-after -1d
 slapd_freeze
 cg_mark main
 cg_curl "$main_port" "$pki" alice >"$CG_TMP/frozen.out" 2>&1 &

@@ -7,22 +7,11 @@
 
 pki=$CG_TMP/pki
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
-cg_pki issue "$pki" alice --uid alice >/dev/null || bail_out "pki issue alice failed"
-cg_pki issue "$pki" rsa-alice --uid alice --key rsa >/dev/null || bail_out "pki issue rsa-alice failed"
+cg_issue "$pki" alice --uid alice
+cg_issue "$pki" rsa-alice --uid alice --key rsa
 
 port=$(cg_free_port)
-cat >"$CG_TMP/certgate.conf" <<EOF
-[server]
-listen = 127.0.0.1:$port
-cert = $pki/server.pem
-key = $pki/server.key
-workers = 2
-handshake_timeout = 10s
-
-[pki]
-ca = $pki/ca.pem
-crl = $pki/crl.pem
-EOF
+cg_conf_gate "$port" "$pki" 'handshake_timeout = 10s' >"$CG_TMP/certgate.conf"
 
 cg_start gate "$CG_TMP/certgate.conf" || bail_out "certgate serve did not start"
 

@@ -10,17 +10,16 @@ pki=$CG_TMP/pki
 other=$CG_TMP/other
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
 cg_pki init "$other" >/dev/null || bail_out "certgate pki init (second PKI) failed"
-issue() { cg_pki issue "$@" >/dev/null || bail_out "certgate pki issue $* failed"; }
-issue "$pki" alice --uid alice
-issue "$other" outsider --uid outsider
-issue "$pki" expired --uid expired --not-before -2d --not-after -1d
-issue "$pki" future --uid future --not-before +1d --not-after +10d
-issue "$pki" revoked --uid revoked
-issue "$pki" serveronly --uid serveronly --eku serverAuth
-issue "$pki" sub1 --ca
-issue "$pki" sub2 --ca --issuer sub1
-issue "$pki" deep --uid deep --issuer sub2
-issue "$pki" shallow --uid shallow --issuer sub1
+cg_issue "$pki" alice --uid alice
+cg_issue "$other" outsider --uid outsider
+cg_issue "$pki" expired --uid expired --not-before -2d --not-after -1d
+cg_issue "$pki" future --uid future --not-before +1d --not-after +10d
+cg_issue "$pki" revoked --uid revoked
+cg_issue "$pki" serveronly --uid serveronly --eku serverAuth
+cg_issue "$pki" sub1 --ca
+cg_issue "$pki" sub2 --ca --issuer sub1
+cg_issue "$pki" deep --uid deep --issuer sub2
+cg_issue "$pki" shallow --uid shallow --issuer sub1
 cg_pki revoke "$pki" revoked >/dev/null || bail_out "certgate pki revoke failed"
 
 ncerts() { grep -c -- '-----BEGIN CERTIFICATE-----' "$1"; }
@@ -28,20 +27,10 @@ is "$(ncerts "$pki/deep.pem")" 3 "deep.pem presents 3 certificates (leaf, sub2, 
 is "$(ncerts "$pki/shallow.pem")" 2 "shallow.pem presents 2 certificates (leaf, sub1)"
 
 port=$(cg_free_port)
-cat >"$CG_TMP/certgate.conf" <<EOF
-[server]
-listen = 127.0.0.1:$port
-cert = $pki/server.pem
-key = $pki/server.key
-workers = 2
-handshake_timeout = 10s
-
-[pki]
-ca = $pki/ca.pem
-crl = $pki/crl.pem
-require_eku = clientAuth
-max_chain_depth = 2
-EOF
+{
+	cg_conf_gate "$port" "$pki" 'handshake_timeout = 10s'
+	printf '[pki]\nrequire_eku = clientAuth\nmax_chain_depth = 2\n'
+} >"$CG_TMP/certgate.conf"
 
 cg_start gate "$CG_TMP/certgate.conf" || bail_out "certgate serve did not start"
 

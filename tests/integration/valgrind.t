@@ -18,45 +18,21 @@ pki=$CG_TMP/pki
 other=$CG_TMP/other
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
 cg_pki init "$other" >/dev/null || bail_out "certgate pki init (second PKI) failed"
-cg_pki issue "$pki" alice --uid alice >/dev/null || bail_out "issue alice failed"
-cg_pki issue "$pki" bob --uid bob >/dev/null || bail_out "issue bob failed"
-cg_pki issue "$other" outsider --uid alice >/dev/null || bail_out "issue outsider failed"
-slapd_start "$CG_TMP/slapd" >"$CG_TMP/slapd-start.log" 2>&1 || bail_out "slapd did not start"
-"$CG_BIN" pki ldif "$pki" alice --dn uid=alice,ou=people,dc=example,dc=org | slapd_modify >/dev/null ||
-	bail_out "could not add alice's certificate"
+cg_issue "$pki" alice --uid alice
+cg_issue "$pki" bob --uid bob
+cg_issue "$other" outsider --uid alice
+cg_slapd_start
+cg_store "$pki" alice uid=alice,ou=people,dc=example,dc=org
 
 port=$(cg_free_port)
 api=$(cg_free_port)
 conf=$CG_TMP/certgate.conf
-cat >"$conf" <<EOF
-[server]
-listen = 127.0.0.1:$port
-cert = $pki/server.pem
-key = $pki/server.key
-workers = 2
-handshake_timeout = 2s
-
-[pki]
-ca = $pki/ca.pem
-crl = $pki/crl.pem
-
-[directory]
-uri = $SLAPD_URI
-bind_dn = $SLAPD_BIND_DN
-bind_password_file = $SLAPD_BIND_PW_FILE
-timeout = 2s
-
-[map:people]
-base = ou=people,dc=example,dc=org
-filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
-
-[events]
-audit_log = $CG_TMP/audit.jsonl
-fsync = always
-
-[admin]
-listen = 127.0.0.1:$api
-EOF
+{
+	cg_conf_gate "$port" "$pki" 'handshake_timeout = 2s'
+	cg_conf_directory
+	printf '[events]\naudit_log = %s\nfsync = always\n\n[admin]\nlisten = 127.0.0.1:%s\n' \
+		"$CG_TMP/audit.jsonl" "$api"
+} >"$conf"
 
 vglog=$CG_TMP/valgrind.log
 valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \

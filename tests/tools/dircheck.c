@@ -10,7 +10,6 @@
  * Prints "reason=NAME entry=DN rule=RULE" ("-" for none), one "candidate=DN"
  * line per candidate, "detail=...", then the explain JSON on one line.
  * Exit 0 allowed, 1 denied, 2 usage or setup error. */
-#include <ini.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,41 +23,8 @@
 #include "ldap/dir_conn.h"
 #include "ldap/dir_pool.h"
 #include "pki/pki_facts.h"
+#include "tests/tools/tool_dirconf.h"
 
-struct ini_state {
-	struct dir_config *cfg;
-	const char *file;
-	unsigned line;
-	FILE *fp;
-	char err[600];
-};
-
-/* inih reader that counts lines, so that the handler knows where it is. */
-static char *dircheck_reader(char *str, int num, void *stream)
-{
-	struct ini_state *st = stream;
-	char *s = fgets(str, num, st->fp);
-	if (s != NULL)
-		st->line++;
-	return s;
-}
-
-static int dircheck_handler(void *user, const char *section, const char *name, const char *value)
-{
-	struct ini_state *st = user;
-	char why[512] = "";
-	enum cg_err r = dir_config_set(st->cfg, section, name, value, st->line, why, sizeof(why));
-	if (r == CG_OK)
-		return 1;
-	if (st->err[0] == '\0') {
-		if (r == CG_ERR_NOTFOUND)
-			snprintf(st->err, sizeof(st->err), "%s:%u: [%s] unknown key %s", st->file, st->line,
-				 section, name != NULL ? name : "(section)");
-		else
-			snprintf(st->err, sizeof(st->err), "%s:%u: %s", st->file, st->line, why);
-	}
-	return 0;
-}
 
 struct pool_wait {
 	pthread_mutex_t mu;
@@ -94,12 +60,12 @@ static void dircheck_print(const struct dir_result *res)
 int main(int argc, char **argv)
 {
 	struct dir_config cfg;
-	struct ini_state st = { .cfg = &cfg };
+	char err[600];
 	struct pki_facts *facts = NULL;
 	struct dir_result res = { .reason = CG_REASON_DIRECTORY_UNAVAILABLE };
 	const char *anchor = "";
 	bool use_pool = false, cfg_ok = false;
-	char *pem = NULL, *dir = NULL;
+	char *pem = NULL;
 	size_t pem_len = 0;
 	int argi = 1, status = 2;
 
@@ -116,31 +82,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: dircheck [--pool] [--anchor HEX] CONFIG_INI CERT.pem\n");
 		return 2;
 	}
-	st.file = argv[argi];
-	dir = strdup(st.file);
-	if (dir == NULL)
-		return 2;
-	char *slash = strrchr(dir, '/');
-	if (slash != NULL)
-		*slash = '\0';
-	if (dir_config_init(&cfg, slash != NULL ? dir : ".") != CG_OK)
+	if (tool_dir_config_load(argv[argi], &cfg, err, sizeof(err)) != CG_OK) {
+		fprintf(stderr, "%s\n", err);
 		goto out;
+	}
 	cfg_ok = true;
-	st.fp = fopen(st.file, "r");
-	if (st.fp == NULL) {
-		fprintf(stderr, "dircheck: cannot open %s\n", st.file);
-		goto out;
-	}
-	int rc = ini_parse_stream(dircheck_reader, &st, dircheck_handler, &st);
-	fclose(st.fp);
-	if (rc != 0) {
-		fprintf(stderr, "%s\n", st.err[0] != '\0' ? st.err : "dircheck: INI syntax error");
-		goto out;
-	}
-	if (dir_config_finish(&cfg, st.file, st.err, sizeof(st.err)) != CG_OK) {
-		fprintf(stderr, "%s\n", st.err);
-		goto out;
-	}
 	if (cg_read_file(argv[argi + 1], 1 << 20, &pem, &pem_len) != CG_OK ||
 	    pki_facts_from_pem(pem, pem_len, &facts) != CG_OK) {
 		fprintf(stderr, "dircheck: cannot load a certificate from %s\n", argv[argi + 1]);
@@ -189,7 +135,6 @@ out:
 	dir_result_clear(&res);
 	pki_facts_free(facts);
 	free(pem);
-	free(dir);
 	if (cfg_ok)
 		dir_config_free(&cfg);
 	return status;

@@ -16,7 +16,6 @@
  *   quit
  * KEY is any word; its bytes (zero-padded, at most 32) stand for the SHA-256.
  * Exit 0 after quit or EOF, 2 on a setup error. */
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,38 +27,10 @@
 #include "ldap/dir_cache.h"
 #include "ldap/dir_config.h"
 #include "ldap/dir_sync.h"
+#include "tests/tools/tool_dirconf.h"
 
 #define SYNCTEST_GEN 1
 
-struct ini_state {
-	struct dir_config *cfg;
-	const char *file;
-	unsigned line;
-	FILE *fp;
-	char err[600];
-};
-
-static char *synctest_reader(char *str, int num, void *stream)
-{
-	struct ini_state *st = stream;
-	char *s = fgets(str, num, st->fp);
-	if (s != NULL)
-		st->line++;
-	return s;
-}
-
-static int synctest_handler(void *user, const char *section, const char *name, const char *value)
-{
-	struct ini_state *st = user;
-	char why[512] = "";
-	enum cg_err r = dir_config_set(st->cfg, section, name, value, st->line, why, sizeof(why));
-	if (r == CG_OK)
-		return 1;
-	if (st->err[0] == '\0')
-		snprintf(st->err, sizeof(st->err), "%s:%u: %s", st->file, st->line,
-			 r == CG_ERR_NOTFOUND ? "unknown key" : why);
-	return 0;
-}
 
 static void synctest_key(const char *word, uint8_t key[32])
 {
@@ -178,7 +149,7 @@ static void synctest_loop(struct dir_cache *cache, struct dir_sync *sync)
 int main(int argc, char **argv)
 {
 	struct dir_config cfg;
-	struct ini_state st = { .cfg = &cfg };
+	char err[600];
 	struct dir_cache_config cc = { .ttl_ms = 600000, .negative_ttl_ms = 600000, .stale_ttl_ms = 600000,
 				       .max_entries = 1000, .sync = true };
 	struct dir_cache *cache = NULL;
@@ -203,21 +174,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: synctest [--ttl MS] [--negative-ttl MS] [--stale-ttl MS] CONFIG_INI\n");
 		return 2;
 	}
-	st.file = argv[argi];
-	if (dir_config_init(&cfg, ".") != CG_OK)
+	if (tool_dir_config_load(argv[argi], &cfg, err, sizeof(err)) != CG_OK) {
+		fprintf(stderr, "%s\n", err);
 		goto out;
+	}
 	cfg_ok = true;
-	st.fp = fopen(st.file, "r");
-	if (st.fp == NULL) {
-		fprintf(stderr, "synctest: cannot open %s\n", st.file);
-		goto out;
-	}
-	int rc = ini_parse_stream(synctest_reader, &st, synctest_handler, &st);
-	fclose(st.fp);
-	if (rc != 0 || dir_config_finish(&cfg, st.file, st.err, sizeof(st.err)) != CG_OK) {
-		fprintf(stderr, "%s\n", st.err[0] != '\0' ? st.err : "synctest: INI syntax error");
-		goto out;
-	}
 	if (dir_cache_create(&cc, &cache) != CG_OK || dir_sync_start(&cfg, cache, &sync) != CG_OK) {
 		fprintf(stderr, "synctest: cannot start the cache or the sync\n");
 		goto out;
