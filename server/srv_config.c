@@ -6,6 +6,7 @@
 #include <ini.h>
 #include <jansson.h>
 #include <libgen.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,7 @@ struct parse_ctx {
 	char section[128];
 	unsigned seen_server, seen_pki;
 	/* lines of file-valued keys, for errors found after parsing */
-	unsigned line_cert, line_key, line_hmac, line_token, line_audit, line_backend, line_admin;
+	unsigned line_cert, line_key, line_hmac, line_token, line_audit, line_backend, line_admin, line_user;
 	unsigned line_ca[SRV_MAX_PATHS], line_crl[SRV_MAX_PATHS];
 	/* keys given once only */
 	char seen[64][48];
@@ -194,6 +195,7 @@ static void server_key(struct parse_ctx *p, const char *k, const char *v)
 	} else if (strcmp(k, "tickets") == 0) {
 		set_bool(p, k, v, &c->tickets);
 	} else if (strcmp(k, "user") == 0) {
+		p->line_user = p->line;
 		set_str(p, &c->user, v, false);
 	} else {
 		add_error(p, p->line, "[server] unknown key '%s'", k);
@@ -458,6 +460,8 @@ static void validate(struct parse_ctx *p)
 			c->admin_token = tok;
 		}
 	}
+	if (c->user != NULL && getpwnam(c->user) == NULL)
+		add_error(p, p->line_user, "[server] user: no such user '%s'", c->user);
 	if (c->has_admin && c->admin_token_file == NULL && !api_addr_is_loopback(c->admin_listen.host))
 		add_error(p, p->line_admin, "[admin] listen = %s is not a loopback address: token_file is required",
 			  c->admin_listen.text);

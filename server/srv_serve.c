@@ -224,6 +224,11 @@ int srv_serve_main(const char *config_path, const char *pidfile)
 		workers[i].stats = api_stats_worker(srv_api.stats, i);
 		workers[i].audit_always = rt->cfg->audit_log != NULL && rt->cfg->events_fsync == SRV_FSYNC_ALWAYS;
 	}
+	/* the pidfile is written while we may still write where root can */
+	if (pidfile != NULL && write_pidfile(pidfile) != CG_OK) {
+		cg_err_log("--pidfile %s: %s", pidfile, strerror(errno));
+		goto stop;
+	}
 	if (drop_privileges(rt->cfg->user) != CG_OK)
 		goto stop;
 	g_workers = workers;
@@ -235,10 +240,6 @@ int srv_serve_main(const char *config_path, const char *pidfile)
 	pthread_mutex_unlock(&g_reload_lock);
 	for (size_t i = 0; i < rt->cfg->n_listen; i++)
 		cg_info("listening on %s (%u workers)", rt->cfg->listen[i].text, n_workers);
-	if (pidfile != NULL && write_pidfile(pidfile) != CG_OK) {
-		cg_err_log("--pidfile %s: %s", pidfile, strerror(errno));
-		goto stop;
-	}
 
 	for (;;) {
 		int sig = sigwaitinfo(&set, NULL);

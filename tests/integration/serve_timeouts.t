@@ -157,4 +157,18 @@ is "$st" 0 "grace: certgate exits 0 once shutdown_grace is over"
 ok "grace: it waited for the open connection (${elapsed} ms >= 3000)" [ "$elapsed" -ge 3000 ]
 wait "$held" 2>/dev/null
 
+# ---- user = nobody: bound and set up as root, then serving as nobody
+if [ "$(id -u)" = 0 ] && getent passwd nobody >/dev/null; then
+	p4=$(cg_free_port)
+	write_conf "$CG_TMP/t4.conf" "$p4" 'user = nobody'
+	cg_start t4 "$CG_TMP/t4.conf" || bail_out "certgate serve (user = nobody) did not start"
+	is "$(awk '/^Uid:/ {print $2 "/" $3}' "/proc/$(cg_pid t4)/status")" "$(id -u nobody)/$(id -u nobody)" \
+		"user = nobody: certgate runs as nobody (real and effective uid)"
+	out=$(cg_curl "$p4" "$pki" alice 2>&1)
+	ok "user = nobody: alice is still allowed" cg_is_identity "$(cg_body "$out")" alice
+else
+	pass "user = nobody: skipped, not root # SKIP"
+	pass "user = nobody: skipped, not root # SKIP"
+fi
+
 cg_finish

@@ -140,6 +140,7 @@ static const struct { const char *text; const char *want; } bad_values[] = {
 	{ "[server]\nbackend_proxy_protocol = v1\n", "backend_proxy_protocol" },
 	{ "[server]\nbackend_send_cert = maybe\n", "backend_send_cert" },
 	{ "[server]\ntickets = sometimes\n", "tickets" },
+	{ "[server]\nuser = no-such-user-here\n", "no such user" },
 	{ "[server]\ncolour = blue\n", "colour" },
 	{ "[server]\ncert = server.pem\n", "given twice" },
 	{ "[pki]\nrequire_eku = sometimes\n", "require_eku" },
