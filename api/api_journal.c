@@ -352,6 +352,18 @@ static void *writer_main(void *arg)
 
 /* ---- life cycle ---- */
 
+/* The journal's memory (not its threads, locks or file): for create's failure and destroy. */
+static void journal_free_storage(struct api_journal *j)
+{
+	free(j->queue);
+	free(j->batch);
+	free(j->batch_ok);
+	free(j->path);
+	free(j->ring);
+	free(j->buckets);
+	free(j);
+}
+
 enum cg_err api_journal_create(size_t capacity, const char *audit_path, enum api_fsync mode,
 			       struct api_journal **out, char *err, size_t errlen)
 {
@@ -430,13 +442,7 @@ out:
 		}
 		if (rw_init)
 			pthread_rwlock_destroy(&j->lock);
-		free(j->queue);
-		free(j->batch);
-		free(j->batch_ok);
-		free(j->path);
-		free(j->ring);
-		free(j->buckets);
-		free(j);
+		journal_free_storage(j);
 	}
 	if (r == CG_ERR_NOMEM && err != NULL && errlen > 0)
 		snprintf(err, errlen, "out of memory");
@@ -467,13 +473,7 @@ void api_journal_destroy(struct api_journal *j)
 	pthread_cond_destroy(&j->qcond);
 	pthread_cond_destroy(&j->done_cond);
 	pthread_rwlock_destroy(&j->lock);
-	free(j->queue);
-	free(j->batch);
-	free(j->batch_ok);
-	free(j->path);
-	free(j->ring);
-	free(j->buckets);
-	free(j);
+	journal_free_storage(j);
 }
 
 /* ---- recording ---- */

@@ -45,22 +45,33 @@ static enum cg_err anchor_keep(struct pki_trust *t, gnutls_x509_crt_t crt)
 	return CG_OK;
 }
 
+/* Read a PEM file (bounded); on CG_OK *text is the caller's (free) and *d points into it. */
+static enum cg_err pem_file_read(const char *path, char **text, gnutls_datum_t *d, char *err, size_t errlen)
+{
+	size_t len = 0;
+	enum cg_err r = cg_read_file(path, PKI_MAX_PEM_FILE, text, &len);
+	if (r != CG_OK) {
+		cg_errf(err, errlen, "%s: cannot read: %s", path, r == CG_ERR_RANGE ? "file too large" : strerror(errno));
+		return r;
+	}
+	d->data = (unsigned char *)*text;
+	d->size = (unsigned)len;
+	return CG_OK;
+}
+
 /* Load the anchors of one PEM file: parse them, keep copies, add the same
  * text to the trust list. Zero certificates in the file is an error. */
 static enum cg_err anchors_from_file(struct pki_trust *t, const char *path, char *err, size_t errlen)
 {
 	char *text = NULL;
-	size_t len = 0;
 	gnutls_x509_crt_t *crts = NULL;
 	unsigned n = 0, kept = 0;
-	enum cg_err r = cg_read_file(path, PKI_MAX_PEM_FILE, &text, &len);
+	gnutls_datum_t d;
+	enum cg_err r = pem_file_read(path, &text, &d, err, errlen);
 	int rc;
 
-	if (r != CG_OK) {
-		cg_errf(err, errlen, "%s: cannot read: %s", path, r == CG_ERR_RANGE ? "file too large" : strerror(errno));
+	if (r != CG_OK)
 		return r;
-	}
-	gnutls_datum_t d = { (unsigned char *)text, (unsigned)len };
 	r = CG_ERR_PKI;
 	rc = gnutls_x509_crt_list_import2(&crts, &n, &d, GNUTLS_X509_FMT_PEM, 0);
 	if (rc < 0 || n == 0) {
@@ -195,17 +206,14 @@ static const char *crl_problem(struct pki_trust *t, gnutls_x509_crl_t crl)
 static enum cg_err crls_from_file(struct pki_trust *t, const char *path, char *err, size_t errlen)
 {
 	char *text = NULL;
-	size_t len = 0;
 	gnutls_x509_crl_t *crls = NULL;
 	unsigned n = 0, used = 0;
-	enum cg_err r = cg_read_file(path, PKI_MAX_PEM_FILE, &text, &len);
+	gnutls_datum_t d;
+	enum cg_err r = pem_file_read(path, &text, &d, err, errlen);
 	int rc;
 
-	if (r != CG_OK) {
-		cg_errf(err, errlen, "%s: cannot read: %s", path, r == CG_ERR_RANGE ? "file too large" : strerror(errno));
+	if (r != CG_OK)
 		return r;
-	}
-	gnutls_datum_t d = { (unsigned char *)text, (unsigned)len };
 	r = CG_ERR_PKI;
 	rc = gnutls_x509_crl_list_import2(&crls, &n, &d, GNUTLS_X509_FMT_PEM, 0);
 	if (rc < 0 || n == 0) {
