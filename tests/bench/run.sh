@@ -5,8 +5,14 @@
 # against certgate, nginx, HAProxy, stunnel and gnutls-serv, one after the other, on this
 # machine, with the same certificate, key and CA. Timing, not a test.
 #
+# Two more certgate rows put the directory in: certgate-dir (a throwaway slapd from
+# tests/fixtures/slapd.sh, the bench client's certificate in its entry, the decision cache
+# and sync on: the defaults) and certgate-nocache ([cache] ttl = 0s: one LDAP lookup per
+# connection through the pool).
+#
 # Environment: top_srcdir, top_builddir (set by make), BENCH_SECONDS (10), BENCH_WARMUP (2),
-# BENCH_CONCURRENCY (8), BENCH_SERVERS ("certgate nginx haproxy stunnel gnutls-serv"),
+# BENCH_CONCURRENCY (8), BENCH_SERVERS ("certgate certgate-dir certgate-nocache nginx haproxy
+# stunnel gnutls-serv"),
 # BENCH_KEEP=1 keeps the temporary directory. As root it installs haproxy and stunnel4 with
 # apt-get when they are missing; otherwise those servers are reported as skipped.
 #
@@ -22,7 +28,7 @@ top_builddir=${top_builddir:-$PWD}
 SECS=${BENCH_SECONDS:-10}
 WARM=${BENCH_WARMUP:-2}
 CONC=${BENCH_CONCURRENCY:-8}
-SERVERS=${BENCH_SERVERS:-certgate nginx haproxy stunnel gnutls-serv}
+SERVERS=${BENCH_SERVERS:-certgate certgate-dir certgate-nocache nginx haproxy stunnel gnutls-serv}
 CERTGATE=$top_builddir/certgate
 CGLOAD=$top_builddir/tests/tools/cgload
 OUT=$top_builddir/bench-results.txt
@@ -63,6 +69,7 @@ stop_all() {   # every server (and helper) started so far, newest first
 
 cleanup() {
 	stop_all
+	declare -F slapd_stop >/dev/null && [[ -n ${SLAPD_PID:-} ]] && slapd_stop >/dev/null 2>&1
 	if [[ -n $T && -d $T && ${BENCH_KEEP:-0} != 1 && ${BENCH_INNER:-0} != 1 ]]; then
 		rm -rf "$T"
 	fi
@@ -132,6 +139,7 @@ wait_ready() {
 }
 
 # ---- one server per function: start it, set SRV_PID and SRV_PORT ------------------------
+# start_certgate [EXTRA_CONFIG]: certgate with the bench PKI, extra sections appended.
 start_certgate() {
 	local d=$T/certgate
 	mkdir -p "$d"
@@ -150,9 +158,49 @@ start_certgate() {
 		[admin]
 		listen = 127.0.0.1:$api
 	EOF
+	printf '%s\n' "${1:-}" >>"$d/certgate.conf"
 	"$CERTGATE" serve -c "$d/certgate.conf" --pidfile "$d/certgate.pid" 2>"$d/stderr.log" &
 	SRV_PID=$!
 	PIDS+=("$SRV_PID")
+}
+
+# A throwaway slapd holding the bench client's certificate in uid=bench (started once).
+slapd_once() {
+	[[ -n ${SLAPD_PID:-} ]] && return 0
+	. "$top_srcdir/tests/fixtures/slapd.sh"
+	slapd_start "$T/slapd" >"$T/slapd.log" 2>&1 || return 1
+	slapd_add >/dev/null <<-EOF || return 1
+		dn: uid=bench,ou=people,dc=example,dc=org
+		objectClass: inetOrgPerson
+		uid: bench
+		cn: bench
+		sn: bench
+	EOF
+	"$CERTGATE" pki ldif "$T/pki" bench --dn uid=bench,ou=people,dc=example,dc=org | slapd_modify >/dev/null
+}
+
+directory_config() {  # the [directory] and the people rule for slapd_once's directory
+	cat <<-EOF
+		[directory]
+		uri = $SLAPD_URI
+		bind_dn = $SLAPD_BIND_DN
+		bind_password_file = $SLAPD_BIND_PW_FILE
+		[map:people]
+		base = ou=people,dc=example,dc=org
+		filter = (&(objectClass=inetOrgPerson)(uid={subject.uid}))
+	EOF
+}
+
+start_certgate_dir() {
+	slapd_once || { SKIP="slapd did not start (see $T/slapd.log)"; return 1; }
+	start_certgate "$(directory_config)"
+}
+
+start_certgate_nocache() {
+	slapd_once || { SKIP="slapd did not start (see $T/slapd.log)"; return 1; }
+	start_certgate "$(directory_config)
+[cache]
+ttl = 0s"
 }
 
 start_nginx() {
@@ -355,7 +403,7 @@ done
 
 for s in $SERVERS; do
 	case $s in
-	certgate | nginx | haproxy | stunnel) bench_one "$s" ;;
+	certgate | certgate-dir | certgate-nocache | nginx | haproxy | stunnel) bench_one "$s" ;;
 	gnutls-serv)
 		if ! command -v gnutls-serv >/dev/null; then
 			echo "skipped|gnutls-serv not installed (gnutls-bin)" >"$T/results/$s"
@@ -386,23 +434,25 @@ ver() { "$@" 2>&1 | head -n1; }
 		"gnutls-serv $(ver gnutls-serv --version | awk '{print $2}')"
 	echo "run: TLS 1.3, ECDSA P-256 server and client keys, full handshakes (no resumption), one" \
 		"GET per connection; cgload concurrency $CONC, ${WARM}s warm-up, ${SECS}s measured per server"
-	echo "     certgate: workers = 2, no directory; nginx: 2 worker processes; haproxy: nbthread 2;" \
+	echo "     certgate: workers = 2, no directory; certgate-dir: + slapd, cache and sync (defaults);" \
+		"certgate-nocache: + slapd, [cache] ttl = 0s (an LDAP lookup per connection, pool_size 4);" \
+		"nginx: 2 worker processes; haproxy: nbthread 2;" \
 		"stunnel: threads, python backend; gnutls-serv: one process"
 	if sed -n 's/^CG_CFLAGS = //p' "$top_builddir/Makefile" 2>/dev/null | grep -q -- '-fsanitize'; then
 		echo "WARNING: this build uses sanitizers (ASan/UBSan): certgate and cgload are several times slower"
 	fi
 	echo
-	printf '%-12s %13s %8s %8s %7s %7s %9s %11s %11s %8s %-10s\n' server handshakes/s p50_ms p99_ms errors \
+	printf '%-16s %13s %8s %8s %7s %7s %9s %11s %11s %8s %-10s\n' server handshakes/s p50_ms p99_ms errors \
 		denied allowed srv_cpu_ms cli_cpu_ms deny_ok group
 	for s in $SERVERS; do
 		f=$T/results/$s
 		[[ -f $f ]] || continue
 		IFS='|' read -r status a b c d e g h i j k <"$f"
 		if [[ $status == ok ]]; then
-			printf '%-12s %13s %8s %8s %7s %7s %9s %11s %11s %8s %-10s\n' "$s" "$a" "$b" "$c" "$d" "$e" "$g" \
+			printf '%-16s %13s %8s %8s %7s %7s %9s %11s %11s %8s %-10s\n' "$s" "$a" "$b" "$c" "$d" "$e" "$g" \
 				"$h" "$i" "$j" "${k:--}"
 		else
-			printf '%-12s skipped: %s\n' "$s" "$a"
+			printf '%-16s skipped: %s\n' "$s" "$a"
 		fi
 	done
 	echo
