@@ -11,7 +11,12 @@ cg_issue "$pki" alice --uid alice
 cg_issue "$pki" rsa-alice --uid alice --key rsa
 
 port=$(cg_free_port)
-cg_conf_gate "$port" "$pki" 'handshake_timeout = 10s' >"$CG_TMP/certgate.conf"
+# a second listener on the IPv6 loopback (skipped where the machine has no ::1)
+port6=$(cg_free_port)
+listen6=
+ip -6 addr show lo 2>/dev/null | grep -q '::1/128' && listen6="listen = [::1]:$port6"
+cg_conf_gate "$port" "$pki" "handshake_timeout = 10s
+$listen6" >"$CG_TMP/certgate.conf"
 
 cg_start gate "$CG_TMP/certgate.conf" || bail_out "certgate serve did not start"
 
@@ -74,6 +79,21 @@ if ev=$(cg_next_event gate); then
 	like "$(jqr "$ev" '.duration_us')" '^[0-9]+$' "event duration_us is a number"
 else
 	fail "an event for the facts check"
+fi
+
+# IPv6: the same gate on [::1]
+if [ -n "$listen6" ]; then
+	cg_mark gate
+	body=$(timeout 20 curl -sS --max-time 15 --cacert "$pki/ca.pem" --cert "$pki/alice.pem" --key "$pki/alice.key" \
+		"https://[::1]:$port6/" 2>/dev/null)
+	ev=$(cg_next_event gate 10)
+	ok "IPv6 [::1]: curl gets alice's identity JSON" cg_is_identity "$body" alice
+	like "$(jqr "$ev" .peer)" '^\[::1\]:[0-9]+$' "IPv6: the event's peer is [::1]:PORT"
+	is "$(jqr "$ev" .listener)" "[::1]:$port6" "IPv6: the event names the [::1] listener"
+else
+	pass "IPv6: skipped, no ::1 on this machine # SKIP"
+	pass "IPv6: skipped # SKIP"
+	pass "IPv6: skipped # SKIP"
 fi
 
 cg_finish
