@@ -8,7 +8,7 @@
 
 SPEC=$top_srcdir/schema/openapi.yaml
 have_schema_tools=true
-python3 -c 'import yaml, jsonschema' 2>/dev/null || have_schema_tools=false
+"$CG_PYTHON" -c 'import yaml, jsonschema' 2>/dev/null || have_schema_tools=false
 
 pki=$CG_TMP/pki
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"
@@ -92,7 +92,7 @@ like "$(hdr)" '^WWW-Authenticate: Bearer' "no token: WWW-Authenticate: Bearer"
 ok "no token: {\"error\": {\"code\": \"unauthorized\", ...}}" is_error_body
 if $have_schema_tools; then
 	ok "schema: the 401 body matches Error" \
-		python3 "$top_srcdir/tests/tools/openapi_check.py" "$SPEC" /v1/health get 401 "$CG_TMP/api.body"
+		"$CG_PYTHON" "$top_srcdir/tests/tools/openapi_check.py" "$SPEC" /v1/health get 401 "$CG_TMP/api.body"
 fi
 st=$(req -X POST /v1/reload)
 is "$st" 401 "no token: POST /v1/reload is 401"

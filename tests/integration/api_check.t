@@ -9,7 +9,7 @@
 
 SPEC=$top_srcdir/schema/openapi.yaml
 have_schema_tools=true
-python3 -c 'import yaml, jsonschema' 2>/dev/null || have_schema_tools=false
+"$CG_PYTHON" -c 'import yaml, jsonschema' 2>/dev/null || have_schema_tools=false
 
 pki=$CG_TMP/pki
 other=$CG_TMP/other
@@ -49,7 +49,7 @@ is_error_body() {
 schema_ok() {  # schema_ok DESC STATUS
 	if ! $have_schema_tools; then pass "$1 # SKIP python3-yaml/python3-jsonschema missing"; return; fi
 	local err
-	if err=$(python3 "$top_srcdir/tests/tools/openapi_check.py" "$SPEC" /v1/check post "$2" \
+	if err=$("$CG_PYTHON" "$top_srcdir/tests/tools/openapi_check.py" "$SPEC" /v1/check post "$2" \
 		"$CG_TMP/api.body" 2>&1); then
 		pass "$1"
 	else

@@ -12,9 +12,9 @@
 . "$top_srcdir/tests/fixtures/slapd.sh"
 
 SPEC=$top_srcdir/schema/openapi.yaml
-CHECK="python3 $top_srcdir/tests/tools/openapi_check.py"
+CHECK="$CG_PYTHON $top_srcdir/tests/tools/openapi_check.py"
 have_schema_tools=true
-python3 -c 'import yaml, jsonschema' 2>/dev/null || have_schema_tools=false
+"$CG_PYTHON" -c 'import yaml, jsonschema' 2>/dev/null || have_schema_tools=false
 
 pki=$CG_TMP/pki
 other=$CG_TMP/other

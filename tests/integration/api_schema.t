@@ -7,12 +7,12 @@
 . "$(dirname "$0")/lib.sh"
 . "$top_srcdir/tests/fixtures/slapd.sh"
 
-if ! python3 -c 'import yaml, jsonschema' 2>/dev/null; then
+if ! "$CG_PYTHON" -c 'import yaml, jsonschema' 2>/dev/null; then
 	echo "1..0 # SKIP python3-yaml and python3-jsonschema are needed"
 	exit 0
 fi
 SPEC=$top_srcdir/schema/openapi.yaml
-VALIDATE="python3 $top_srcdir/tests/tools/openapi_check.py $SPEC"
+VALIDATE="$CG_PYTHON $top_srcdir/tests/tools/openapi_check.py $SPEC"
 
 pki=$CG_TMP/pki
 cg_pki init "$pki" >/dev/null || bail_out "certgate pki init failed"

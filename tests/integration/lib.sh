@@ -19,6 +19,10 @@ set -o pipefail
 : "${top_srcdir:=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
 : "${top_builddir:=$top_srcdir}"
 CG_BIN="$top_builddir/certgate"
+# Debian's python3 (where quickstart installs python3-yaml and python3-jsonschema), not
+# whatever python3 a PATH puts first
+CG_PYTHON=python3
+[ -x /usr/bin/python3 ] && CG_PYTHON=/usr/bin/python3
 export LC_ALL=C
 
 # ---------------------------------------------------------------- TAP
