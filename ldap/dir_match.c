@@ -28,6 +28,9 @@
 #define DIR_MATCH_MAX_COMPONENTS 32
 #define DIR_MATCH_MAX_REGEX      1024
 #define DIR_MATCH_MAX_EKUS       32
+#define DIR_MATCH_MAX_REPEATS    16   /* repetition operators in one regex */
+#define DIR_MATCH_MAX_BOUND      100  /* the largest {m,n} bound */
+#define DIR_MATCH_MAX_BRACES     2    /* {m,n} repeats in one regex (they multiply when nested) */
 #define DIR_MATCH_SHOW           48  /* at most this much of a component goes into err */
 
 enum dir_mkind {
@@ -231,6 +234,63 @@ static enum cg_err dir_match_eku(struct dir_match_comp *c, const char *s, size_t
 	return CG_OK;
 }
 
+/* glibc's regcomp copies the parse tree for every repetition: stacked or
+ * nested repeats ("u+++++", "(a{1,1000}){1,1000}") take exponential memory
+ * and time at load. Refuse what no certificate rule needs: more than
+ * DIR_MATCH_MAX_REPEATS repetition operators, a repeat applied to a repeat
+ * (undefined in POSIX ERE anyway), more than DIR_MATCH_MAX_BRACES {m,n}
+ * repeats, or a bound over DIR_MATCH_MAX_BOUND.
+ * Returns NULL when re is acceptable, else why not. */
+static const char *dir_match_regex_risky(const char *re)
+{
+	unsigned repeats = 0, braces = 0;
+	bool after_repeat = false;
+	for (const char *p = re; *p != '\0'; p++) {
+		if (*p == '\\' && p[1] != '\0') {
+			p++;
+			after_repeat = false;
+			continue;
+		}
+		if (*p == '[') {  /* a bracket expression: ']' first is literal */
+			const char *q = p + 1;
+			if (*q == '^')
+				q++;
+			if (*q == ']')
+				q++;
+			while (*q != '\0' && *q != ']')
+				q++;
+			p = *q == ']' ? q : q - 1;
+			after_repeat = false;
+			continue;
+		}
+		if (*p == '*' || *p == '+' || *p == '?' || *p == '{') {
+			if (after_repeat)
+				return "a repetition applied to a repetition";
+			if (++repeats > DIR_MATCH_MAX_REPEATS)
+				return "too many repetition operators (at most 16)";
+			if (*p == '{') {
+				if (++braces > DIR_MATCH_MAX_BRACES)
+					return "more than 2 {m,n} repeats";
+				for (const char *q = p + 1; *q != '\0' && *q != '}'; q++) {
+					if (*q < '0' || *q > '9')
+						continue;
+					if (strtoul(q, NULL, 10) > DIR_MATCH_MAX_BOUND)
+						return "a {m,n} bound over 100";
+					while (q[1] >= '0' && q[1] <= '9')
+						q++;  /* past this number */
+				}
+				const char *close = strchr(p, '}');
+				if (close != NULL)
+					p = close;
+			}
+			after_repeat = true;
+			continue;
+		}
+		after_repeat = false;
+	}
+	return NULL;
+}
+
 static enum cg_err dir_match_regex(struct dir_match_comp *c, const char *s, size_t n,
 				   const struct dir_mpos *pos, char *err, size_t errlen)
 {
@@ -248,6 +308,11 @@ static enum cg_err dir_match_regex(struct dir_match_comp *c, const char *s, size
 	}
 	memcpy(re, s, n);
 	re[n] = '\0';
+	const char *risky = dir_match_regex_risky(re);
+	if (risky != NULL) {
+		cg_errf(err, errlen, DIR_MPOS_FMT ": regular expression refused: %s", DIR_MPOS_ARGS(pos), risky);
+		return CG_ERR_ARG;
+	}
 	rc = regcomp(&c->re, re, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		char why[128];

@@ -233,6 +233,21 @@ START_TEST(bounds)
 }
 END_TEST
 
+/* Regexes whose compilation would blow up (glibc duplicates the tree per repeat) are
+ * refused at load; ordinary ones still work. The first came from the fuzzer. */
+START_TEST(pathological_regexes)
+{
+	bad("]u++++++++++++++++++++++++", "repetition applied to a repetition");
+	bad("<SUBJECT>a**", "repetition applied to a repetition");
+	bad("<SUBJECT>(a{1,1000}){1,1000}", "bound over 100");
+	bad("<SUBJECT>a*b*c*d*e*f*g*h*i*j*k*l*m*n*o*p*q*", "too many repetition");
+	bad("<SUBJECT>(((a{1,9}){1,9}){1,9})", "more than 2");
+	YES("<SUBJECT>^CN=[A-Za-z +*]+,.*$");            /* '+' and '*' inside brackets are literals */
+	YES("<SUBJECT>UID=al\\+?ice");               /* an escaped '+' is a literal too */
+	NO("<SUBJECT>^(uid=[a-z]{1,8},){2}$");
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("dir_match");
@@ -245,6 +260,7 @@ int main(void)
 	tcase_add_test(tc, operators);
 	tcase_add_test(tc, errors_name_the_component);
 	tcase_add_test(tc, bounds);
+	tcase_add_test(tc, pathological_regexes);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
