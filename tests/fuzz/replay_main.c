@@ -1,7 +1,8 @@
 /* Replays a fuzz corpus without libFuzzer: every regular file of the
  * directory in argv[1] (default FUZZ_CORPUS_DIR, set by the build) or the
- * single file named there goes once through LLVMFuzzerTestOneInput. A crash
- * or sanitizer report fails the test; an empty corpus fails it too. */
+ * single file named there goes once through LLVMFuzzerTestOneInput. Output is
+ * TAP, one line per input and the plan last: a crash or sanitizer report
+ * stops it without a plan (the test fails); an empty corpus fails it too. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
@@ -65,8 +66,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: %s\n", where, strerror(errno));
 		return 1;
 	}
-	if (!S_ISDIR(st.st_mode))
-		return replay_file(where) == 0 ? 0 : 1;
+	if (!S_ISDIR(st.st_mode)) {
+		int r = replay_file(where);
+		printf("%s 1 - %s\n1..1\n", r == 0 ? "ok" : "not ok", where);
+		return r == 0 ? 0 : 1;
+	}
 	DIR *d = opendir(where);
 	if (d == NULL) {
 		fprintf(stderr, "%s: %s\n", where, strerror(errno));
@@ -80,15 +84,20 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/%s", where, e->d_name);
 		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (replay_file(path) != 0)
-			failed = 1;
 		count++;
+		if (replay_file(path) != 0) {
+			failed = 1;
+			printf("not ok %u - %s (unreadable)\n", count, e->d_name);
+		} else {
+			printf("ok %u - %s\n", count, e->d_name);
+		}
+		fflush(stdout);  /* a crash on the next input must not lose these lines */
 	}
 	closedir(d);
-	printf("replayed %u inputs from %s\n", count, where);
 	if (count == 0) {
-		fprintf(stderr, "%s: empty corpus\n", where);
+		printf("not ok 1 - %s: empty corpus\n1..1\n", where);
 		return 1;
 	}
+	printf("1..%u\n", count);
 	return failed;
 }
