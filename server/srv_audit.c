@@ -194,7 +194,8 @@ int srv_audit_main(const char *config_path, bool json)
 			       json_object_get(f, "subject") ? ": " : "",
 			       json_string_value(json_object_get(f, "detail")));
 		printf("%s: %zu entries with certificates, %zu certificates, %zu findings%s\n", uri, a.entries,
-		       a.certificates, json_array_size(a.findings), truncated ? " (INCOMPLETE: the directory's size limit or the 100000-entry cap ended the walk)" : "");
+		       a.certificates, json_array_size(a.findings),
+		       truncated ? " (INCOMPLETE: the directory's size limit or the entry cap ended the walk)" : "");
 	}
 	code = json_array_size(a.findings) > 0 || truncated ? 1 : 0;
 out:
