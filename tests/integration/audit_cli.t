@@ -81,6 +81,18 @@ audit two
 is "$(count '.kind == "several_rules" and .entry == "uid=alice,'"$base"'" and (.detail | test("people") and test("mail"))')" 1 \
 	"two rules reaching alice's entry for one certificate are reported"
 
+# more entries than the server's size limit (500): paged results walk them all
+der=$(openssl x509 -in "$pki/dave.pem" -outform DER | base64 -w0)
+for i in $(seq 1 600); do
+	printf 'dn: uid=bulk%s,%s\nobjectClass: inetOrgPerson\nuid: bulk%s\ncn: bulk\nsn: bulk\nuserCertificate;binary:: %s\n\n' \
+		"$i" "$base" "$i" "$der"
+done | slapd_add >/dev/null || bail_out "could not add the bulk entries"
+audit one
+is "$(jqr "$OUT" .truncated)" false "600 more entries than the size limit: the paged walk is complete"
+ok "every certificate-holding entry was examined ($(jqr "$OUT" .entries))" [ "$(jqr "$OUT" .entries)" -ge 606 ]
+is "$(count '.kind == "maps_elsewhere" and (.entry | startswith("uid=bulk"))')" 600 \
+	"each bulk entry holding dave's certificate is reported"
+
 OUT=$("$CG_BIN" audit-directory -c "$CG_TMP/one.conf" 2>&1)
 like "$OUT" "expired +uid=bob" "the human report names kind and entry"
 like "$OUT" "findings" "the human report ends with a summary"

@@ -51,13 +51,15 @@ is() {
 
 # like GOT ERE DESC: GOT matches the extended regular expression ERE.
 like() {
-	if printf '%s' "$1" | grep -Eq -- "$2"; then pass "$3"; return 0; fi
+	# a here-string, not a pipe: grep -q stops reading at the first match, and with pipefail a
+	# writer killed by SIGPIPE would turn a match into a failure
+	if grep -Eq -- "$2" <<<"$1"; then pass "$3"; return 0; fi
 	fail "$3"; diag "  got:  '$(printf '%s' "$1" | head -c 2000)'" "  want match: /$2/"; return 1
 }
 
 # unlike GOT ERE DESC
 unlike() {
-	if ! printf '%s' "$1" | grep -Eq -- "$2"; then pass "$3"; return 0; fi
+	if ! grep -Eq -- "$2" <<<"$1"; then pass "$3"; return 0; fi
 	fail "$3"; diag "  got:  '$(printf '%s' "$1" | head -c 2000)'" "  must not match: /$2/"; return 1
 }
 
