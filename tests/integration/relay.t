@@ -18,7 +18,8 @@ key=$CG_TMP/proxy.hmac
 head -c 32 /dev/urandom | base64 >"$key"
 chmod 600 "$key"
 
-# backend NAME [ARGS]: start pp2_backend; sets BPORT_<NAME>
+# backend NAME [ARGS]: start pp2_backend (its PID goes to the EXIT trap's list); sets BPORT.
+# Not to be called in $(...): the PID would be recorded in a subshell and never stopped.
 backend() {
 	local name=$1; shift
 	"$top_builddir/tests/tools/pp2_backend" --port-file "$CG_TMP/$name.port" --log "$CG_TMP/$name.jsonl" "$@" \
@@ -27,7 +28,7 @@ backend() {
 	for ((i = 0; i < 50; i++)); do [ -s "$CG_TMP/$name.port" ] && break; sleep 0.1; done
 	[ -s "$CG_TMP/$name.port" ] || bail_out "pp2_backend $name did not start"
 	touch "$CG_TMP/$name.jsonl"
-	printf '%s\n' "$(cat "$CG_TMP/$name.port")"
+	BPORT=$(cat "$CG_TMP/$name.port")
 }
 
 gate_conf() {  # gate_conf NAME BACKEND_PORT [EXTRA_SERVER_LINES]
@@ -46,7 +47,8 @@ get() {  # get PORT NAME PATH [CURL ARGS]
 }
 
 # ---- PROXY v2 with the certificate and an HMAC
-b1=$(backend b1 --hmac-key "$key")
+backend b1 --hmac-key "$key"
+b1=$BPORT
 p1=$(gate_conf pp "$b1" "backend_proxy_protocol = v2
 backend_send_cert = on
 backend_hmac_key_file = $key")
@@ -88,7 +90,9 @@ is "$(cg_body "$out")" "" "bob (not in his entry) gets nothing"
 is "$(wc -l <"$CG_TMP/b1.jsonl")" "$before" "bob never reaches the backend"
 
 # ---- a backend holding another key sees a bad HMAC
-b2=$(backend b2 --hmac-key <(printf 'another-key-of-32-bytes-length!!'))
+printf 'another-key-of-32-bytes-length!!' >"$CG_TMP/other.hmac"
+backend b2 --hmac-key "$CG_TMP/other.hmac"
+b2=$BPORT
 p2=$(gate_conf pp2 "$b2" "backend_proxy_protocol = v2
 backend_hmac_key_file = $key")
 cg_start pp2 "$CG_TMP/pp2.conf" || bail_out "certgate (second key) did not start"
@@ -97,7 +101,8 @@ is "$(jqr "$info" .proxy.hmac)" bad "a backend with another key rejects the head
 is "$(jqr "$info" '.proxy.ssl | has("cert_sha256")')" false "without backend_send_cert no certificate TLV"
 
 # ---- plain relay: no header
-b3=$(backend b3)
+backend b3
+b3=$BPORT
 p3=$(gate_conf plain "$b3")
 cg_start plain "$CG_TMP/plain.conf" || bail_out "certgate (plain relay) did not start"
 info=$(get "$p3" alice /info)
