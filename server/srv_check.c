@@ -121,11 +121,7 @@ enum cg_err srv_check_decide(struct srv_runtime *rt, struct dir_pool *pool, cons
 	bool used_dir = false;
 	if (reason == CG_REASON_OK && rt->has_directory) {
 		used_dir = true;
-		job.cfg = &rt->cfg->dir;
-		job.generation = rt->generation;
-		job.facts = facts;
-		memcpy(job.anchor_sha256, verdict.anchor_sha256, sizeof(job.anchor_sha256));
-		job.result.reason = CG_REASON_DIRECTORY_UNAVAILABLE;
+		srv_runtime_dir_job(rt, facts, verdict.anchor_sha256, NULL, NULL, &job);
 		if (pool != NULL && explain == NULL)
 			directory_via_pool(pool, &job);
 		else

@@ -125,6 +125,19 @@ out:
 	return r;
 }
 
+void srv_runtime_dir_job(const struct srv_runtime *rt, const struct pki_facts *f, const char *anchor_sha256,
+			 void (*complete)(struct dir_job *job), void *owner, struct dir_job *job)
+{
+	memset(job, 0, sizeof(*job));
+	job->cfg = &rt->cfg->dir;
+	job->generation = rt->generation;
+	job->facts = f;
+	snprintf(job->anchor_sha256, sizeof(job->anchor_sha256), "%s", anchor_sha256);
+	job->complete = complete;
+	job->owner = owner;
+	job->result.reason = CG_REASON_DIRECTORY_UNAVAILABLE;
+}
+
 struct srv_runtime *srv_runtime_ref(struct srv_runtime *rt)
 {
 	if (rt != NULL)

@@ -12,6 +12,7 @@
 #include <time.h>
 #include "common/cg_buf.h"
 #include "common/cg_err.h"
+#include "ldap/dir_pool.h"
 #include "pki/pki_trust.h"
 #include "pki/pki_verify.h"
 #include "server/srv_config.h"
@@ -52,6 +53,13 @@ struct srv_runtime *srv_runtime_current(void);
 void srv_runtime_install(struct srv_runtime *rt);
 /* Generation of the current runtime: a cheap check for workers. */
 uint64_t srv_runtime_current_generation(void);
+
+/* Set job up for the directory decision on f under rt: cleared, rt's
+ * directory settings and generation, the chain's trust anchor, and a result of
+ * directory_unavailable until the pool answers (an unanswered job fails
+ * closed). rt and f must outlive the job. */
+void srv_runtime_dir_job(const struct srv_runtime *rt, const struct pki_facts *f, const char *anchor_sha256,
+			 void (*complete)(struct dir_job *job), void *owner, struct dir_job *job);
 
 /* Session ticket key shared by all runtimes (made once at start-up). */
 CG_MUST_CHECK enum cg_err srv_runtime_ticket_key_init(void);
