@@ -192,7 +192,7 @@ static void conn_linger(struct srv_conn *c)
 	shutdown(c->fd, SHUT_WR);
 	srv_worker_recheck_cancel(c->w, c);
 	c->state = SRV_CONN_LINGER;
-	c->bytes_in = 0;
+	c->linger_drained = 0;
 	srv_worker_timer_set(c->w, c, SRV_TIMER_IDLE, cg_mono_ms() + SRV_LINGER_MS);
 	srv_worker_poll(c->w, c, EPOLLIN | EPOLLRDHUP);
 }
@@ -203,8 +203,8 @@ static void conn_step_linger(struct srv_conn *c)
 	for (;;) {
 		ssize_t n = read(c->fd, buf, sizeof(buf));
 		if (n > 0) {
-			c->bytes_in += (uint64_t)n;
-			if (c->bytes_in > SRV_LINGER_BYTES)
+			c->linger_drained += (size_t)n;
+			if (c->linger_drained > SRV_LINGER_BYTES)
 				break;
 			continue;
 		}
@@ -281,13 +281,7 @@ static void conn_directory_start(struct srv_conn *c)
 
 	c->directory_used = true;
 	c->cache_use = "miss";
-	memset(&c->job, 0, sizeof(c->job));
-	c->job.cfg = &c->rt->cfg->dir;
-	c->job.generation = c->rt->generation;
-	c->job.facts = c->facts;
-	memcpy(c->job.anchor_sha256, c->verdict.anchor_sha256, sizeof(c->job.anchor_sha256));
-	c->job.complete = srv_worker_directory_done;
-	c->job.owner = c;
+	srv_runtime_dir_job(c->rt, c->facts, c->verdict.anchor_sha256, srv_worker_directory_done, c, &c->job);
 	if (cache != NULL && dir_cache_enabled(cache)) {
 		if (dir_cache_get(cache, c->facts->sha256, c->rt->generation, cg_mono_ms(), false, &c->job.result) ==
 		    DIR_CACHE_HIT) {
@@ -322,16 +316,14 @@ void srv_conn_on_directory(struct srv_conn *c)
 	struct dir_result *r = &c->job.result;
 
 	c->job_pending = false;
+	if (c->job_leader || cache == NULL)  /* our own lookup, not one we waited on */
+		api_stats_directory(c->w->stats, r->reason == CG_REASON_DIRECTORY_UNAVAILABLE ? API_DIR_ERROR : API_DIR_OK,
+				    r->latency_us);
 	if (c->job_leader) {
 		/* answer every connection that waited on this lookup, then remember it */
 		c->job_leader = false;
 		dir_cache_inflight_done(cache, &c->job);
 		(void)dir_cache_put_since(cache, c->facts->sha256, c->rt->generation, r, cg_mono_ms(), c->cache_epoch);
-		api_stats_directory(c->w->stats, r->reason == CG_REASON_DIRECTORY_UNAVAILABLE ? API_DIR_ERROR : API_DIR_OK,
-				    r->latency_us);
-	} else if (cache == NULL) {
-		api_stats_directory(c->w->stats, r->reason == CG_REASON_DIRECTORY_UNAVAILABLE ? API_DIR_ERROR : API_DIR_OK,
-				    r->latency_us);
 	}
 	if (c->state == SRV_CONN_CLOSING) {
 		conn_free(c);
@@ -495,7 +487,6 @@ static void conn_step_read(struct srv_conn *c)
 			conn_linger(c);
 			return;
 		}
-		c->bytes_in += (uint64_t)n;
 		atomic_fetch_add_explicit(&c->io_in, (uint64_t)n, memory_order_relaxed);
 		c->in_len += (size_t)n;
 		c->in[c->in_len] = '\0';
@@ -521,7 +512,6 @@ static void conn_step_write(struct srv_conn *c)
 			return;
 		}
 		c->out_off += (size_t)n;
-		c->bytes_out += (uint64_t)n;
 		atomic_fetch_add_explicit(&c->io_out, (uint64_t)n, memory_order_relaxed);
 	}
 	gnutls_bye(c->tls, GNUTLS_SHUT_WR);  /* best effort: a would-block close_notify is dropped */
@@ -584,9 +574,15 @@ void srv_conn_on_timeout(struct srv_conn *c)
 	}
 }
 
+/* The pool or the journal still holds a pointer to c: it must not be freed yet. */
+static bool conn_held(const struct srv_conn *c)
+{
+	return c->job_pending || c->audit_pending || c->rjob != NULL;
+}
+
 void srv_conn_abort(struct srv_conn *c)
 {
-	if (c->job_pending || c->audit_pending || c->rjob != NULL) {
+	if (conn_held(c)) {
 		srv_worker_timer_clear(c->w, c);
 		srv_worker_recheck_cancel(c->w, c);
 		srv_worker_poll(c->w, c, 0);
@@ -604,7 +600,7 @@ void srv_conn_abort(struct srv_conn *c)
 
 static void conn_free(struct srv_conn *c)
 {
-	if (c->job_pending || c->audit_pending || c->rjob != NULL) {  /* never free what the pool or journal still holds */
+	if (conn_held(c)) {
 		srv_conn_abort(c);
 		return;
 	}
@@ -701,13 +697,7 @@ void srv_conn_recheck(struct srv_conn *c)
 		srv_worker_recheck_schedule(c->w, c);  /* try again later */
 		return;
 	}
-	j->cfg = &rt->cfg->dir;
-	j->generation = rt->generation;
-	j->facts = c->facts;
-	memcpy(j->anchor_sha256, v.anchor_sha256, sizeof(j->anchor_sha256));
-	j->complete = srv_worker_directory_done;
-	j->owner = c;
-	j->result.reason = CG_REASON_DIRECTORY_UNAVAILABLE;
+	srv_runtime_dir_job(rt, c->facts, v.anchor_sha256, srv_worker_directory_done, c, j);
 	c->rjob = j;
 	c->rjob_rt = srv_runtime_ref(rt);
 	c->rjob_epoch = cache != NULL ? dir_cache_epoch(cache) : 0;
@@ -742,6 +732,6 @@ void srv_conn_on_recheck(struct srv_conn *c)
 	free(j);
 	srv_runtime_unref(c->rjob_rt);
 	c->rjob_rt = NULL;
-	if (c->state == SRV_CONN_CLOSING && !c->job_pending && !c->audit_pending)
-		conn_free(c);
+	if (c->state == SRV_CONN_CLOSING)
+		conn_free(c);  /* still held by another answer: it only closes again */
 }

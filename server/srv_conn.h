@@ -79,8 +79,8 @@ struct srv_conn {
 	char in[SRV_REQ_MAX];
 	size_t out_len, out_off;
 	char out[SRV_RESP_MAX];
-	uint64_t bytes_in, bytes_out;
 	atomic_uint_fast64_t io_in, io_out; /* application bytes, read by the API */
+	size_t linger_drained;            /* bytes thrown away while lingering */
 	/* registry of open connections (srv_api.c) */
 	bool registered;
 	struct srv_conn *reg_prev, *reg_next;

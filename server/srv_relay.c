@@ -40,13 +40,7 @@ struct srv_relay {
 
 static void relay_poll_backend(struct srv_relay *r, uint32_t events)
 {
-	if (events == r->epoll_events)
-		return;
-	struct epoll_event ev = { .events = events, .data.ptr = r };
-	int op = r->epoll_events == 0 ? EPOLL_CTL_ADD : (events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD);
-	if (epoll_ctl(r->c->w->epfd, op, r->fd, &ev) != 0)
-		cg_err_log("%s: backend epoll_ctl: %s", r->c->peer, strerror(errno));
-	r->epoll_events = events;
+	srv_worker_epoll_set(r->w, r->fd, r, &r->epoll_events, events, r->c->peer);
 }
 
 /* The PROXY v2 header for this connection, appended to hdr. */

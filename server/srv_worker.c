@@ -102,15 +102,21 @@ void srv_worker_wake(struct srv_worker *w)
 	(void)n;  /* a full counter already means "wake up" */
 }
 
+void srv_worker_epoll_set(struct srv_worker *w, int fd, void *ptr, uint32_t *cur, uint32_t events,
+			  const char *who)
+{
+	if (events == *cur)
+		return;
+	struct epoll_event ev = { .events = events, .data.ptr = ptr };
+	int op = *cur == 0 ? EPOLL_CTL_ADD : (events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD);
+	if (epoll_ctl(w->epfd, op, fd, &ev) != 0)
+		cg_err_log("%s: epoll_ctl: %s", who, strerror(errno));
+	*cur = events;
+}
+
 void srv_worker_poll(struct srv_worker *w, struct srv_conn *c, uint32_t events)
 {
-	if (events == c->epoll_events)
-		return;
-	struct epoll_event ev = { .events = events, .data.ptr = c };
-	int op = c->epoll_events == 0 ? EPOLL_CTL_ADD : (events == 0 ? EPOLL_CTL_DEL : EPOLL_CTL_MOD);
-	if (epoll_ctl(w->epfd, op, c->fd, &ev) != 0)
-		cg_err_log("%s: epoll_ctl: %s", c->peer, strerror(errno));
-	c->epoll_events = events;
+	srv_worker_epoll_set(w, c->fd, c, &c->epoll_events, events, c->peer);
 }
 
 /* Timers: one FIFO list per kind. Deadlines within a list are (nearly) in

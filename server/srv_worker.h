@@ -75,6 +75,10 @@ void srv_worker_destroy(struct srv_worker *w);
 void srv_worker_timer_set(struct srv_worker *w, struct srv_conn *c, enum srv_timer_list list, uint64_t deadline_ms);
 void srv_worker_timer_clear(struct srv_worker *w, struct srv_conn *c);
 void srv_worker_poll(struct srv_worker *w, struct srv_conn *c, uint32_t events);
+/* Move fd (registered with data ptr) from the interest *cur to events (0:
+ * unregistered); who names it in an error. For the client and backend fds alike. */
+void srv_worker_epoll_set(struct srv_worker *w, int fd, void *ptr, uint32_t *cur, uint32_t events,
+			  const char *who);
 /* A connection joins / leaves the worker (counted in active and the stats;
  * the caller already took its slot in shared->active). */
 void srv_worker_conn_add(struct srv_worker *w, struct srv_conn *c);
