@@ -40,19 +40,7 @@ is "$(jqr "$OUT" '.findings | length')" 0 "no findings"
 
 cg_store "$pki" old-bob "uid=bob,$base"
 cg_store "$other" outsider "uid=carol,$base"
-slapd_add >/dev/null <<EOF || bail_out "could not add the twins"
-dn: cn=Twin One,$base
-objectClass: inetOrgPerson
-cn: Twin One
-sn: One
-uid: twin
-
-dn: cn=Twin Two,$base
-objectClass: inetOrgPerson
-cn: Twin Two
-sn: Two
-uid: twin
-EOF
+cg_add_twins "$base"
 cg_store "$pki" twin "cn=Twin One,$base"
 cg_store "$pki" misfiled "uid=erin,$base"
 cg_store "$pki" noid "uid=alice,$base"

@@ -319,6 +319,24 @@ cg_store() {
 		bail_out "could not add $2's certificate to $3"
 }
 
+# cg_add_twins BASE: two entries under BASE with the same uid=twin (cn=Twin One, cn=Twin Two),
+# the directory a certificate with uid=twin maps ambiguously into; or bail out.
+cg_add_twins() {
+	slapd_add >/dev/null <<EOF || bail_out "could not add the twin entries"
+dn: cn=Twin One,$1
+objectClass: inetOrgPerson
+cn: Twin One
+sn: One
+uid: twin
+
+dn: cn=Twin Two,$1
+objectClass: inetOrgPerson
+cn: Twin Two
+sn: Two
+uid: twin
+EOF
+}
+
 # cg_conf_gate PORT PKIDIR [SERVER_LINES]: [server] and [pki] of a test gateway on
 # 127.0.0.1:PORT with PKIDIR's server credentials, trust anchors and CRL.
 cg_conf_gate() {

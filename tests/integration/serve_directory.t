@@ -47,19 +47,7 @@ serial_hex=$(openssl x509 -in "$pki/dave-ad.pem" -noout -serial | cut -d= -f2)
 serial_rev=$(printf '%s' "$serial_hex" | fold -w2 | tac | tr -d '\n' | tr 'a-f' 'A-F')
 issuer_x500=$(openssl x509 -in "$pki/dave-ad.pem" -noout -issuer -nameopt RFC2253 |
 	sed 's/^issuer=//' | tr ',' '\n' | tac | paste -sd, -)
-slapd_add >/dev/null <<EOF || bail_out "could not add the twin entries"
-dn: cn=Twin One,$base
-objectClass: inetOrgPerson
-cn: Twin One
-sn: One
-uid: twin
-
-dn: cn=Twin Two,$base
-objectClass: inetOrgPerson
-cn: Twin Two
-sn: Two
-uid: twin
-EOF
+cg_add_twins "$base"
 slapd_modify >/dev/null <<EOF || bail_out "could not lock erin / map dave"
 dn: uid=erin,$base
 changetype: modify
